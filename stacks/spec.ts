@@ -19,6 +19,11 @@ export interface Versions {
     fluxDistribution: string;
     /** CNI Helm chart (Cilium) delivered to every cluster. */
     cni: string;
+    /**
+     * AWS cloud-controller-manager image tag (provider aws only; its minor must match Kubernetes').
+     * Optional: when unset, the `.0` release of the Kubernetes minor, e.g. `v1.33.0` for `v1.33.4`.
+     */
+    awsCloudControllerManager?: string;
 }
 
 export interface MachineSet {

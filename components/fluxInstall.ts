@@ -1,0 +1,91 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { K8sObject } from "../render/types";
+import { applyObject, applySecrets } from "./kubernetesObjects";
+import { childOf, requireArg } from "./stepCommand";
+
+export interface HelmChart {
+    repo: string;
+    chart: string;
+    version: string;
+    values?: Record<string, unknown>;
+}
+
+export interface FluxInstallArgs {
+    /** Provider of the permanent management cluster. */
+    provider: k8s.Provider;
+    namespace: string;
+    operatorChart: HelmChart;
+    /** The FluxInstance named `flux` (no secrets: the pull secret is referenced by name). */
+    fluxInstance: K8sObject;
+    /** The `cluster-settings` ConfigMap for `postBuild.substituteFrom`. */
+    clusterSettings: K8sObject;
+    /** Shape of the credential Secrets (`sops-age`, git pull secret) and their real render (secret). */
+    secrets: { shape: K8sObject[]; values: pulumi.Output<K8sObject[]> };
+    /** The sync may start only once these are done: the pivot, or Flux would apply the management cluster's definition to a cluster that does not yet own it. */
+    syncAfter: pulumi.Input<pulumi.Resource>[];
+    /** `spec.sync.name` of the instance the stack created before, if any: it is immutable upstream. */
+    previousSyncName: pulumi.Input<string | undefined>;
+}
+
+/**
+ * Flux on the permanent management cluster with read-only credentials (`flux install` semantics, no write
+ * deploy key): the Flux Operator and a FluxInstance syncing the cluster's path of the fleet repository.
+ * The secrets and settings exist before the instance; the instance is never deleted by Pulumi.
+ */
+export class FluxInstall extends pulumi.ComponentResource {
+    public readonly syncName: string;
+    public readonly statusCommand: string;
+
+    constructor(name: string, args: FluxInstallArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("fleet:index:FluxInstall", name, {}, opts);
+        const instance = args.fluxInstance;
+        const sync = (instance.spec as { sync?: { name?: string } } | undefined)?.sync;
+        requireArg(this, instance.kind === "FluxInstance" && instance.metadata.name === "flux", `FluxInstall ${name}: fluxInstance: expected a FluxInstance named "flux" (the operator ignores any other name)`);
+        requireArg(this, Boolean(sync?.name), `FluxInstall ${name}: fluxInstance.spec.sync.name: expected an explicit sync name`);
+        requireArg(this, instance.metadata.namespace === args.namespace, `FluxInstall ${name}: fluxInstance namespace ${JSON.stringify(instance.metadata.namespace)}: expected ${args.namespace}`);
+        this.syncName = sync?.name as string;
+
+        const onCluster = { ...childOf(this, opts), provider: args.provider };
+        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: args.namespace } }, onCluster);
+        const inNamespace = { ...onCluster, dependsOn: [namespace] };
+        const secrets = applySecrets(name, args.secrets.shape, args.secrets.values, inNamespace);
+        const settings = applyObject(name, args.clusterSettings, inNamespace);
+        const operator = new k8s.helm.v3.Release(
+            `${name}-operator`,
+            {
+                name: "flux-operator",
+                chart: `${args.operatorChart.repo}/${args.operatorChart.chart}`,
+                version: args.operatorChart.version,
+                namespace: args.namespace,
+                values: args.operatorChart.values,
+                // Wait for the operator (and so its CRDs) before the FluxInstance is created.
+                skipAwait: false,
+                timeout: 600,
+            },
+            inNamespace,
+        );
+
+        // sync.name is immutable in the Flux Operator: refuse a change at preview instead of failing the apply.
+        const spec = pulumi.output(args.previousSyncName).apply((previous) => {
+            if (previous && previous !== this.syncName) {
+                throw new pulumi.ResourceError(
+                    `FluxInstall ${name}: fleet-bootstrap:fluxSyncName changed from "${previous}" to "${this.syncName}". ` +
+                        "The FluxInstance sync name is immutable: changing it would make the operator delete and recreate every Flux object. " +
+                        `Set fluxSyncName back to "${previous}", or migrate deliberately (suspend the instance, see README "Renaming the Flux sync").`,
+                    this,
+                );
+            }
+            return instance.spec;
+        });
+        const { apiVersion, kind, metadata } = instance;
+        new k8s.apiextensions.CustomResource(
+            `${name}-instance`,
+            { apiVersion, kind, metadata, spec },
+            // Deleting a FluxInstance deletes Flux's CRDs and every Flux object: never let Pulumi do it.
+            { ...onCluster, retainOnDelete: true, dependsOn: [operator, settings, ...secrets, ...(args.syncAfter as pulumi.Resource[])] },
+        );
+        this.statusCommand = `kubectl --kubeconfig <management kubeconfig> -n ${args.namespace} get fluxinstance flux`;
+        this.registerOutputs({ syncName: this.syncName, statusCommand: this.statusCommand });
+    }
+}

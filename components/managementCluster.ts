@@ -1,0 +1,54 @@
+import * as pulumi from "@pulumi/pulumi";
+import { childOf, dnsLabel, requireArg, stepCommand } from "./stepCommand";
+
+export interface ManagementClusterArgs {
+    environment: string;
+    /** The temporary cluster the objects are applied to. */
+    kindClusterName: string;
+    clusterName: string;
+    namespace: string;
+    provider: "docker" | "aws";
+    /** The cluster's Cluster API objects and its CNI add-on, as multi-document YAML (no secrets). */
+    manifests: string;
+    /** How long to wait for the cluster to be ready for the move (default one hour, as EKS Anywhere). */
+    waitTimeoutSeconds?: number;
+}
+
+/**
+ * The permanent management cluster, created through Cluster API from the temporary cluster: applies its
+ * objects (server-side, so re-applying is harmless), waits for what `clusterctl move` requires, and
+ * outputs the kubeconfig from `<cluster>-kubeconfig`. After the pivot the cluster manages itself and
+ * Git holds its definition; the step then applies nothing and reads the kubeconfig from the cluster.
+ */
+export class ManagementCluster extends pulumi.ComponentResource {
+    public readonly clusterName: string;
+    public readonly kubeconfig: pulumi.Output<string>;
+
+    constructor(name: string, args: ManagementClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("fleet:index:ManagementCluster", name, {}, opts);
+        requireArg(this, dnsLabel.test(args.clusterName), `ManagementCluster ${name}: clusterName ${JSON.stringify(args.clusterName)}: expected a DNS-1123 label`);
+        requireArg(this, dnsLabel.test(args.namespace), `ManagementCluster ${name}: namespace ${JSON.stringify(args.namespace)}: expected a DNS-1123 label`);
+        requireArg(this, args.manifests.includes("kind: Cluster\n"), `ManagementCluster ${name}: manifests: expected a Cluster API Cluster among the objects`);
+
+        this.clusterName = args.clusterName;
+        const apply = stepCommand(
+            `${name}-apply-and-wait`,
+            {
+                environment: args.environment,
+                step: "management-cluster",
+                stdin: args.manifests,
+                variables: {
+                    KIND_CLUSTER_NAME: args.kindClusterName,
+                    CLUSTER_NAME: args.clusterName,
+                    CLUSTER_NAMESPACE: args.namespace,
+                    FLEET_PROVIDER: args.provider,
+                    FLEET_WAIT_TIMEOUT_SECONDS: String(args.waitTimeoutSeconds ?? 3600),
+                },
+                secretOutput: true,
+            },
+            childOf(this, opts),
+        );
+        this.kubeconfig = pulumi.secret(apply.stdout);
+        this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
+    }
+}

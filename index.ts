@@ -1,0 +1,30 @@
+// fleet-bootstrap: one environment (= this stack) from nothing to a self-sustaining, GitOps-managed fleet.
+// config → validated spec (stacks/config.ts) → rendered objects and steps (render/) → components → outputs.
+import * as pulumi from "@pulumi/pulumi";
+import { readProgramConfig, readSecrets } from "./stacks/programConfig";
+import { createEnvironment } from "./stacks/environment";
+
+const spec = readProgramConfig();
+const self = new pulumi.StackReference("previous-outputs", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+const environment = createEnvironment(spec, readSecrets(spec), {
+    previousFluxSyncName: self.getOutput("fluxSyncName") as pulumi.Output<string | undefined>,
+    ageRecipient: new pulumi.Config().get("ageRecipient"),
+});
+
+const mgmt = spec.managementCluster.name;
+const stateDir = `\${FLEET_STATE_DIR:-$HOME/.fleet-bootstrap}/${spec.environment}`;
+export const environmentName = spec.environment;
+export const managementClusterName = mgmt;
+export const temporaryClusterName = spec.temporaryCluster.name;
+export const fluxSyncName = environment.flux.syncName;
+/** Secret: `pulumi stack output managementKubeconfig --show-secrets > mgmt.kubeconfig` (then chmod 600). */
+export const managementKubeconfig = environment.management.kubeconfig;
+export const temporaryKubeconfig = environment.temporary.kubeconfig;
+export const moveBackupLocation = environment.pivot.backupLocation;
+export const nextSteps = {
+    getManagementKubeconfig: `(umask 077; pulumi stack output managementKubeconfig --show-secrets -s ${pulumi.getStack()} > ${mgmt}.kubeconfig)`,
+    fluxStatus: `kubectl --kubeconfig ${mgmt}.kubeconfig -n flux-system get fluxinstance flux`,
+    clusters: `kubectl --kubeconfig ${mgmt}.kubeconfig -n ${spec.clusterNamespace} get clusters`,
+    renderFleetRepository: `npm run render -- ${pulumi.getStack()}`,
+    stateDirectory: stateDir,
+};

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Lints the step scripts exactly as they run: for every steps/<step>.sh, the concatenation
+# steps/lib.sh + "\n" + steps/<step>.sh (what render/steps.ts stepScript() returns) is checked with
+# shellcheck (bash dialect, every severity). Findings are reported against the original files and
+# lines. Exit status: 0 when clean, 1 on any finding or when shellcheck is missing.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+steps="$root/steps"
+
+if ! command -v shellcheck >/dev/null 2>&1; then
+  echo "scripts/shellcheck.sh: shellcheck is not installed, so the step scripts cannot be checked." >&2
+  echo "Install it (Debian/Ubuntu: apt-get install -y shellcheck; macOS: brew install shellcheck;" >&2
+  echo "others: https://github.com/koalaman/shellcheck#installing) and run this again." >&2
+  exit 1
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf -- "$tmp"' EXIT
+
+lib_lines=$(wc -l <"$steps/lib.sh")
+findings="$tmp/findings"
+: >"$findings"
+checked=0
+for script in "$steps"/*.sh; do
+  name=$(basename "$script")
+  [[ $name == lib.sh ]] && continue
+  combined="$tmp/${name%.sh}.combined.sh"
+  { cat "$steps/lib.sh"; printf '\n'; cat "$script"; } >"$combined"
+  checked=$((checked + 1))
+  # gcc format: <file>:<line>:<column>: <level>: <message> [SCxxxx]
+  shellcheck --shell=bash --severity=style --external-sources --format=gcc "$combined" >"$tmp/out" 2>&1 || true
+  while IFS= read -r finding; do
+    [[ -z $finding ]] && continue
+    rest=${finding#"$combined":}
+    line=${rest%%:*}
+    tail=${rest#*:}
+    if [[ ! $line =~ ^[0-9]+$ ]]; then
+      printf '%s\n' "$finding" >>"$findings"
+    elif ((line <= lib_lines)); then
+      printf 'steps/lib.sh:%s:%s\n' "$line" "$tail" >>"$findings"
+    else
+      printf 'steps/%s:%s:%s (as concatenated after lib.sh)\n' "$name" "$((line - lib_lines - 1))" "$tail" >>"$findings"
+    fi
+  done <"$tmp/out"
+done
+
+if ((checked == 0)); then
+  echo "scripts/shellcheck.sh: no step scripts found in $steps" >&2
+  exit 1
+fi
+if [[ -s $findings ]]; then
+  sort -u "$findings" >&2
+  echo "scripts/shellcheck.sh: shellcheck found $(sort -u "$findings" | wc -l | tr -d ' ') finding(s) in the step scripts" >&2
+  exit 1
+fi
+echo "scripts/shellcheck.sh: $checked step scripts (each with lib.sh) are clean"

@@ -1,0 +1,193 @@
+// One environment, composed from the components in dependency order. The order of the bootstrap reads
+// top to bottom here; independent work (IAM, Flux preparation, modules) runs beside the critical path.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { AwsClusterGuard } from "../components/awsClusterGuard";
+import { AwsIam } from "../components/awsIam";
+import { BootstrapModule } from "../components/bootstrapModule";
+import { CapiProviders, ProviderPins } from "../components/capiProviders";
+import { FluxInstall } from "../components/fluxInstall";
+import { ManagementCluster } from "../components/managementCluster";
+import { Pivot } from "../components/pivot";
+import { Preflight } from "../components/preflight";
+import { TemporaryCluster } from "../components/temporaryCluster";
+import { encodeCapaCredentials, ZERO_CREDENTIALS } from "../render/awsCredentials";
+import { renderKindConfig } from "../render/capi";
+import { fluxOperatorChart, renderClusterSettings, renderFluxInstance, renderFluxSecrets } from "../render/flux";
+import { renderManagementBootstrap, renderModule, selectedClusters } from "../render/modules";
+import { toYaml } from "../render/yaml";
+import { providerDefaults } from "./defaults";
+import { AwsCredentials, EnvironmentSpec, GitCredentials } from "./spec";
+
+/** The environment's secret config values, as Pulumi secrets. Absent when not configured. */
+export interface EnvironmentSecrets {
+    sopsAgeKey?: pulumi.Output<string>;
+    git?: pulumi.Output<GitCredentials>;
+    aws?: pulumi.Output<AwsCredentials>;
+}
+
+export interface EnvironmentOptions {
+    /** `fluxSyncName` this stack exported at its last update (sync.name is immutable upstream). */
+    previousFluxSyncName?: pulumi.Input<string | undefined>;
+    /** age public key for encrypting the move backup. */
+    ageRecipient?: string;
+}
+
+/** Minimum versions of the CLIs the steps run; clusterctl must know the pinned Cluster API contract. */
+export function requiredTools(spec: EnvironmentSpec): Record<string, string> {
+    return { kind: "0.29.0", clusterctl: spec.versions.clusterApi.slice(1), kubectl: "1.31.0", docker: "24.0.0" };
+}
+
+export function providerPins(spec: EnvironmentSpec): ProviderPins {
+    const v = spec.versions;
+    return {
+        core: `cluster-api:${v.clusterApi}`,
+        bootstrap: `kubeadm:${v.clusterApi}`,
+        controlPlane: `kubeadm:${v.clusterApi}`,
+        infrastructure: `${providerDefaults[spec.provider].clusterctlName}:${v.infrastructureProvider}`,
+        addon: `helm:${v.helmAddonProvider}`,
+    };
+}
+
+/** Placeholder secret values: they decide which Secret objects exist (known at preview), never their data. */
+function secretShapes(spec: EnvironmentSpec): { sopsAgeKey?: string; git?: GitCredentials } {
+    const ssh = spec.flux.repositoryUrl.startsWith("ssh://");
+    return {
+        sopsAgeKey: spec.secrets.sopsAgeKey ? "placeholder" : undefined,
+        git: !spec.secrets.gitCredentials ? undefined : ssh ? { identity: "placeholder", knownHosts: "placeholder" } : { username: "placeholder", password: "placeholder" },
+    };
+}
+
+function secretValues(secrets: EnvironmentSecrets): pulumi.Output<{ sopsAgeKey?: string; git?: GitCredentials }> {
+    return pulumi.secret(pulumi.all([secrets.sopsAgeKey, secrets.git]).apply(([sopsAgeKey, git]) => ({ sopsAgeKey, git })));
+}
+
+/**
+ * Transformations applied to every resource of the environment. Empty for `pulumi up`; the offline plan
+ * adds a recorder here, which is how it sees the real program's resources with their options.
+ */
+export const environmentTransformations: pulumi.ResourceTransformation[] = [];
+
+export function createEnvironment(spec: EnvironmentSpec, secrets: EnvironmentSecrets, options: EnvironmentOptions = {}) {
+    const env = spec.environment;
+    const root = new pulumi.ComponentResource("fleet:index:Environment", env, {}, { transformations: environmentTransformations });
+    const child = { parent: root };
+    const mgmt = spec.managementCluster;
+    const pins = providerPins(spec);
+
+    const preflight = new Preflight("preflight", { environment: env, requiredTools: requiredTools(spec), optionalTools: { age: "1.1.0" } }, child);
+
+    // AWS IAM does not need any cluster: it runs beside the temporary cluster.
+    const iam = spec.aws ? new AwsIam("capa-iam", { reuseExisting: spec.aws.reuseExistingIam }, { ...child, retainOnDelete: true }) : undefined;
+    const guard = spec.aws ? new AwsClusterGuard("capa-cluster-guard", { environment: env, clusterName: mgmt.name, region: spec.aws.region }, child) : undefined;
+
+    const temporary = new TemporaryCluster(
+        "temporary",
+        { environment: env, name: spec.temporaryCluster.name, nodeImage: spec.temporaryCluster.nodeImage, kindConfig: renderKindConfig(spec) },
+        { ...child, dependsOn: [preflight] },
+    );
+
+    const bootstrapCredentials = spec.aws
+        ? spec.aws.credentialsFromEnvironment
+            ? { FLEET_AWS_CREDENTIALS_FROM_ENVIRONMENT: "true", AWS_REGION: spec.aws.region }
+            : { AWS_B64ENCODED_CREDENTIALS: pulumi.secret(secrets.aws!.apply((creds) => encodeCapaCredentials(creds, spec.aws!.region))) }
+        : {};
+    const temporaryProviders = new CapiProviders(
+        "temporary-providers",
+        { environment: env, target: { kind: "temporary", kindClusterName: temporary.clusterName }, providers: pins, variables: bootstrapCredentials },
+        // Lives inside kind: deleting kind deletes it, destroy never calls into a dead cluster.
+        { ...child, dependsOn: [temporary, ...(iam ? [iam] : [])], deletedWith: temporary.cluster },
+    );
+
+    const management = new ManagementCluster(
+        "management",
+        {
+            environment: env,
+            kindClusterName: temporary.clusterName,
+            clusterName: mgmt.name,
+            namespace: spec.clusterNamespace,
+            provider: spec.provider,
+            manifests: toYaml(renderManagementBootstrap(spec)),
+        },
+        { ...child, dependsOn: [temporaryProviders, ...(guard ? [guard] : [])], retainOnDelete: true },
+    );
+
+    // Everything on the permanent cluster outlives the stack: destroy releases it, never deletes it.
+    const permanent = { ...child, retainOnDelete: true };
+    const provider = new k8s.Provider("permanent", {
+        kubeconfig: management.kubeconfig,
+        // Stable identity: an unknown kubeconfig at preview must not plan a replacement of every object.
+        clusterIdentifier: `${env}-${mgmt.name}`,
+        enableServerSideApply: true,
+        // Objects may exist already after an interrupted run or a move: adopt rather than fail.
+        upsertExistingObjects: true,
+    }, child);
+
+    const staticOnPermanent = spec.aws?.staticCredentialsOnPermanent ?? false;
+    const permanentProviders = new CapiProviders(
+        "permanent-providers",
+        {
+            environment: env,
+            target: { kind: "permanent", kubeconfig: management.kubeconfig },
+            providers: pins,
+            // CAPA on the permanent cluster uses the controllers instance profile: no credentials to expire.
+            variables: spec.aws && !staticOnPermanent ? { AWS_B64ENCODED_CREDENTIALS: ZERO_CREDENTIALS } : bootstrapCredentials,
+            capaControllersOnControlPlane: Boolean(spec.aws) && !staticOnPermanent,
+        },
+        { dependsOn: [management], ...permanent },
+    );
+
+    const pivot = new Pivot(
+        "pivot",
+        {
+            environment: env,
+            kindClusterName: temporary.clusterName,
+            targetKubeconfig: management.kubeconfig,
+            clusterName: mgmt.name,
+            namespace: spec.clusterNamespace,
+            ageRecipient: options.ageRecipient || undefined,
+        },
+        { dependsOn: [permanentProviders, temporaryProviders], ...permanent },
+    );
+
+    const shapes = secretShapes(spec);
+    const values = secretValues(secrets);
+    const flux = new FluxInstall(
+        "flux",
+        {
+            provider,
+            namespace: "flux-system",
+            operatorChart: fluxOperatorChart(spec),
+            fluxInstance: renderFluxInstance(spec),
+            clusterSettings: renderClusterSettings(spec, mgmt),
+            secrets: { shape: renderFluxSecrets(shapes), values: values.apply((v) => renderFluxSecrets(v)) },
+            syncAfter: [pivot],
+            previousSyncName: options.previousFluxSyncName,
+        },
+        permanent,
+    );
+
+    // Modules live beside the clusters they select; the namespace exists before the move brings the clusters.
+    const clusterNamespace = new k8s.core.v1.Namespace("cluster-namespace", { metadata: { name: spec.clusterNamespace } }, { provider, ...permanent });
+    const modules = spec.bootstrapModules.map((module) => {
+        if (selectedClusters(spec, module).length === 0) {
+            pulumi.log.warn(`bootstrap module '${module.name}': its selector ${JSON.stringify(module.selector)} matches none of the clusters declared in this stack (clusters added through Git may still match)`);
+        }
+        const hasSecrets = module.content.kind === "secrets";
+        return new BootstrapModule(
+            `module-${module.name}`,
+            {
+                provider,
+                module,
+                namespace: spec.clusterNamespace,
+                objects: renderModule(spec, module, hasSecrets ? shapes : undefined),
+                secretValues: hasSecrets ? values.apply((v) => renderModule(spec, module, v)) : undefined,
+            },
+            // Needs the add-on CRDs of the permanent providers; independent of the pivot.
+            { dependsOn: [permanentProviders, clusterNamespace], ...permanent },
+        );
+    });
+
+    root.registerOutputs({});
+    return { preflight, iam, temporary, temporaryProviders, management, permanentProviders, pivot, flux, modules };
+}

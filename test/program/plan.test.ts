@@ -1,0 +1,211 @@
+// The real program (index.ts) under Pulumi's mocks, through the offline planner: the graph, its options,
+// preview with unknown kubeconfigs, the resource count, and that no secret leaks anywhere.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { spawnSync } from "child_process";
+import { Plan, planStack, PlannedResource } from "../../tools/planner";
+import { componentOrder, writePlan } from "../../tools/plan";
+import { validateObject } from "../support/validate";
+
+const fakeSecrets = {
+    sopsAgeKey: "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ",
+    gitUsername: "fleet-reader",
+    gitPassword: "FAKE-GIT-TOKEN-7f3a9c",
+    awsAccessKeyId: "AKIAFAKEFAKEFAKE1234",
+    awsSecretAccessKey: "FAKE-AWS-SECRET-ACCESS-KEY-0123456789",
+    awsSessionToken: "FAKE-AWS-SESSION-TOKEN-abcdef",
+    awsCredentialsFromEnvironment: false,
+};
+const secretValues = ["QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ", "FAKE-GIT-TOKEN-7f3a9c", "FAKE-AWS-SECRET-ACCESS-KEY-0123456789", "FAKE-AWS-SESSION-TOKEN-abcdef"];
+
+async function plan(stack: string, overrides: Record<string, unknown> = {}, extra: { preview?: boolean; previousOutputs?: Record<string, unknown> } = {}): Promise<Plan> {
+    const result = await planStack({ stack, overrides, ...extra });
+    assert.ok(result.ok, result.ok ? "" : result.errors.join("\n"));
+    return result.plan;
+}
+
+const byType = (p: Plan, type: string) => p.resources.filter((r) => r.type === type);
+const one = (p: Plan, type: string, name?: string): PlannedResource => {
+    const found = byType(p, type).filter((r) => name === undefined || r.name === name);
+    assert.strictEqual(found.length, 1, `expected one ${type}${name ? ` named ${name}` : ""}, found ${found.map((r) => r.name).join(", ")}`);
+    return found[0];
+};
+/**
+ * Whether `from` waits for `on` (a resource or a whole component): through explicit and data dependencies,
+ * its ancestors' dependencies, and the descendants of every component depended upon, as the engine orders them.
+ */
+function dependsTransitively(p: Plan, from: PlannedResource, on: PlannedResource): boolean {
+    const byUrn = new Map(p.resources.map((r) => [r.urn, r]));
+    const isWithin = (urn: string, ancestor: string) => {
+        for (let r = byUrn.get(urn); r; r = r.parent ? byUrn.get(r.parent) : undefined) if (r.urn === ancestor) return true;
+        return false;
+    };
+    const root = p.resources.find((r) => r.type === "fleet:index:Environment")!.urn;
+    const dependenciesOf = (urn: string): string[] => {
+        const direct: string[] = [];
+        for (let r = byUrn.get(urn); r && r.urn !== root; r = r.parent ? byUrn.get(r.parent) : undefined) direct.push(...r.dependsOn);
+        return direct.flatMap((d) => [d, ...p.resources.filter((c) => isWithin(c.urn, d)).map((c) => c.urn)]);
+    };
+    const seen = new Set<string>();
+    const todo = [from.urn, ...p.resources.filter((c) => isWithin(c.urn, from.urn)).map((c) => c.urn)];
+    while (todo.length > 0) {
+        const urn = todo.pop()!;
+        if (seen.has(urn)) continue;
+        seen.add(urn);
+        for (const d of dependenciesOf(urn)) {
+            if (isWithin(d, on.urn)) return true;
+            todo.push(d);
+        }
+    }
+    return false;
+}
+
+describe("the program under mocks (offline plan)", function () {
+    this.timeout(60000);
+    let local: Plan;
+    let staging: Plan;
+    before(async () => {
+        local = await plan("local");
+        staging = await plan("staging", fakeSecrets);
+    });
+
+    it("registers the whole graph with every component, for both stacks", () => {
+        for (const p of [local, staging]) {
+            for (const type of ["TemporaryCluster", "CapiProviders", "ManagementCluster", "Pivot", "FluxInstall", "BootstrapModule", "Preflight"]) {
+                assert.ok(byType(p, `fleet:index:${type}`).length > 0, `${p.stack}: no ${type}`);
+            }
+            assert.strictEqual(byType(p, "fleet:index:CapiProviders").length, 2, "providers on the temporary and on the permanent cluster");
+        }
+        assert.strictEqual(byType(local, "fleet:index:AwsIam").length, 0, "no AWS on the local stack");
+        assert.strictEqual(byType(staging, "fleet:index:AwsIam").length, 1);
+    });
+
+    it("orders the steps: preflight, kind, providers, management cluster, providers on it, move, Flux sync", () => {
+        const order = componentOrder(local).map((c) => c.name);
+        const before = (a: string, b: string) => assert.ok(order.indexOf(a) < order.indexOf(b), `${a} must come before ${b}: ${order.join(" → ")}`);
+        before("preflight", "temporary");
+        before("temporary", "temporary-providers");
+        before("temporary-providers", "management");
+        before("management", "permanent-providers");
+        before("permanent-providers", "pivot");
+        before("pivot", "flux");
+        const instance = one(local, "kubernetes:fluxcd.controlplane.io/v1:FluxInstance");
+        assert.ok(dependsTransitively(local, instance, one(local, "fleet:index:Pivot")), "the Flux sync starts only after the pivot");
+    });
+
+    it("keeps independent work off the critical path", () => {
+        const iam = one(staging, "fleet:index:AwsIam");
+        const kind = one(staging, "fleet:index:TemporaryCluster");
+        assert.ok(!dependsTransitively(staging, kind, iam) && !dependsTransitively(staging, iam, kind), "IAM and kind are independent");
+        assert.ok(dependsTransitively(staging, one(staging, "fleet:index:CapiProviders", "temporary-providers"), iam), "CAPA needs its IAM");
+        const operator = one(local, "kubernetes:helm.sh/v3:Release");
+        assert.ok(!dependsTransitively(local, operator, one(local, "fleet:index:Pivot")), "the Flux Operator installs beside the pivot");
+        for (const module of byType(local, "fleet:index:BootstrapModule")) {
+            assert.ok(!dependsTransitively(local, module, one(local, "fleet:index:Pivot")), `module ${module.name} does not wait for the pivot`);
+        }
+    });
+
+    it("sets the destroy semantics: kind deleted, its contents deletedWith it, everything permanent retained", () => {
+        const kind = one(local, "command:local:Command", "temporary-kind");
+        assert.ok(!kind.options.retainOnDelete, "the temporary cluster is deleted on destroy");
+        assert.ok(String(kind.inputs.delete).includes("temporary-cluster-delete") || String(kind.inputs.delete).length > 0, "kind has a delete step");
+        assert.strictEqual(one(local, "fleet:index:CapiProviders", "temporary-providers").options.deletedWith, kind.urn);
+        for (const name of ["management", "permanent-providers", "pivot", "flux"]) {
+            const component = local.resources.find((r) => r.name === name && r.type.startsWith("fleet:index:"))!;
+            assert.ok(component.options.retainOnDelete, `${name} is released, not deleted`);
+        }
+        for (const module of byType(local, "fleet:index:BootstrapModule")) assert.ok(module.options.retainOnDelete, module.name);
+        assert.ok(one(local, "kubernetes:fluxcd.controlplane.io/v1:FluxInstance").options.retainOnDelete, "the FluxInstance is never deleted by Pulumi");
+        assert.ok(one(staging, "fleet:index:AwsIam").options.retainOnDelete, "IAM stays for the permanent cluster's CAPA");
+    });
+
+    it("binds nothing to the temporary cluster through @pulumi/kubernetes", () => {
+        const providers = byType(local, "pulumi:providers:kubernetes");
+        assert.strictEqual(providers.length, 1, "one Kubernetes provider: the permanent cluster's");
+        assert.strictEqual(providers[0].inputs.clusterIdentifier, "local-mgmt");
+        const management = one(local, "command:local:Command", "management-apply-and-wait");
+        assert.ok(providers[0].dependsOn.includes(management.urn), "its kubeconfig is the management cluster's");
+    });
+
+    it("previews with unknown kubeconfigs, without running or needing any step", async () => {
+        const preview = await plan("local", {}, { preview: true });
+        assert.strictEqual(preview.resources.length, local.resources.length, "preview registers the same graph");
+        assert.strictEqual(one(preview, "pulumi:providers:kubernetes").inputs.clusterIdentifier, "local-mgmt", "a stable identity keeps preview from planning replacements");
+    });
+
+    it("does not grow with the number of workload clusters", async () => {
+        const clusters = Array.from({ length: 50 }, (_, i) => `- name: w${i}\n`).join("");
+        const big = await plan("local", { workloadClusters: clusters });
+        assert.strictEqual(big.resources.length, local.resources.length);
+    });
+
+    it("refuses a change of the Flux sync name at preview", async () => {
+        await assert.rejects(
+            planStack({ stack: "local", preview: true, previousOutputs: { fluxSyncName: "old-name" } }),
+            /fluxSyncName changed from "old-name" to "flux-system"/,
+        );
+    });
+
+    it("leaks no secret into plan.json, manifests or stack outputs", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-secrets-"));
+        for (const stack of ["local", "staging"]) {
+            writePlan(await plan(stack, fakeSecrets), path.join(dir, stack));
+        }
+        const files = fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile()).map((f) => path.join(f.parentPath, f.name));
+        assert.ok(files.length > 10);
+        for (const file of files) {
+            const text = fs.readFileSync(file, "utf8");
+            for (const secret of secretValues) assert.ok(!text.includes(secret), `${file} contains a secret`);
+        }
+        const stagingPlan = JSON.parse(fs.readFileSync(path.join(dir, "staging", "plan.json"), "utf8"));
+        assert.strictEqual(stagingPlan.outputs.managementKubeconfig, "[secret]");
+        assert.ok(JSON.stringify(stagingPlan).includes("[secret]"), "secrets are shown as [secret]");
+    });
+
+    it("renders manifests that validate against the upstream CRDs and the Kubernetes schema", async () => {
+        for (const p of [local, await plan("staging", fakeSecrets)]) {
+            for (const [target, objects] of p.manifests) {
+                for (const object of objects.filter((o) => !(o.metadata.annotations ?? {})["fleet-bootstrap.io/content"])) {
+                    assert.deepStrictEqual(validateObject(object), [], `${p.stack} ${target}: ${object.kind} ${object.metadata.name}`);
+                }
+            }
+            assert.ok(p.manifests.get("temporary")!.some((o) => o.kind === "Cluster"), "the management cluster is applied to the temporary cluster");
+            assert.ok(p.manifests.get("permanent")!.some((o) => o.kind === "FluxInstance"));
+        }
+    });
+});
+
+describe("npm run plan", function () {
+    this.timeout(60000);
+    it("writes nothing and exits non-zero on invalid config, listing every problem", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-bad-"));
+        const configFile = path.join(dir, "bad.yaml");
+        fs.writeFileSync(configFile, "controlPlaneReplicas: 2\nprovider: gcp\n");
+        const out = path.join(dir, "out");
+        const run = spawnSync(process.execPath, ["--import", "tsx", "tools/plan.ts", "local", "--out", out, "--config-file", configFile], { encoding: "utf8" });
+        assert.notStrictEqual(run.status, 0);
+        assert.match(run.stderr, /fleet-bootstrap:controlPlaneReplicas: got 2/);
+        assert.match(run.stderr, /fleet-bootstrap:provider: got "gcp"/);
+        assert.ok(!fs.existsSync(out), "nothing written");
+    });
+
+    it("writes plan.json, plan.md and manifests, with a fake secret from --config-file nowhere", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-cli-"));
+        const configFile = path.join(dir, "secrets.yaml");
+        fs.writeFileSync(configFile, `gitUsername: reader\ngitPassword: ${fakeSecrets.gitPassword}\n`);
+        const out = path.join(dir, "out");
+        const run = spawnSync(process.execPath, ["--import", "tsx", "tools/plan.ts", "local", "--out", out, "--config-file", configFile], { encoding: "utf8" });
+        assert.strictEqual(run.status, 0, run.stderr);
+        const planJson = JSON.parse(fs.readFileSync(path.join(out, "plan.json"), "utf8"));
+        assert.strictEqual(planJson.stack, "local");
+        for (const r of planJson.resources) for (const key of ["urn", "type", "name", "dependsOn", "options", "inputs"]) assert.ok(key in r, `${r.name} lacks ${key}`);
+        const md = fs.readFileSync(path.join(out, "plan.md"), "utf8");
+        assert.match(md, /```mermaid/);
+        for (const target of ["temporary", "permanent"]) assert.ok(fs.readdirSync(path.join(out, "manifests", target)).length > 0, target);
+        const everything = fs.readdirSync(out, { recursive: true, withFileTypes: true }).filter((f) => f.isFile()).map((f) => fs.readFileSync(path.join(f.parentPath, f.name), "utf8")).join("\n");
+        assert.ok(!everything.includes(fakeSecrets.gitPassword), "the fake secret appears nowhere");
+        assert.ok(everything.includes("[secret]"));
+    });
+});
