@@ -2,11 +2,11 @@
 // config → validated spec (stacks/config.ts) → rendered objects and steps (render/) → components → outputs.
 import * as pulumi from "@pulumi/pulumi";
 import { readProgramConfig, readSecrets } from "./stacks/programConfig";
-import { createEnvironment } from "./stacks/environment";
+import { Environment } from "./stacks/environment";
 
 const spec = readProgramConfig();
 const self = new pulumi.StackReference("previous-outputs", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
-const environment = createEnvironment(spec, readSecrets(spec), {
+const environment = new Environment(spec, readSecrets(spec), {
     previousFluxSyncName: self.getOutput("fluxSyncName") as pulumi.Output<string | undefined>,
     ageRecipient: new pulumi.Config().get("ageRecipient"),
 });

@@ -37,7 +37,7 @@ export class CapiProviders extends pulumi.ComponentResource {
         for (const [role, value] of Object.entries(args.providers)) {
             requireArg(this, pin.test(value), `CapiProviders ${name}: providers.${role}: got ${JSON.stringify(value)}; expected name:vMAJOR.MINOR.PATCH`);
         }
-        const target =
+        const target: Record<string, pulumi.Input<string>> =
             args.target.kind === "temporary"
                 ? { FLEET_TARGET: "temporary", KIND_CLUSTER_NAME: args.target.kindClusterName }
                 : { FLEET_TARGET: "permanent", FLEET_TARGET_KUBECONFIG: args.target.kubeconfig };

@@ -68,26 +68,47 @@ function secretValues(secrets: EnvironmentSecrets): pulumi.Output<{ sopsAgeKey?:
  */
 export const environmentTransformations: pulumi.ResourceTransformation[] = [];
 
-export function createEnvironment(spec: EnvironmentSpec, secrets: EnvironmentSecrets, options: EnvironmentOptions = {}) {
+/** The environment as one component: its children are the bootstrap's components, in dependency order. */
+export class Environment extends pulumi.ComponentResource {
+    public readonly temporary: TemporaryCluster;
+    public readonly management: ManagementCluster;
+    public readonly pivot: Pivot;
+    public readonly flux: FluxInstall;
+    public readonly modules: BootstrapModule[];
+
+    constructor(spec: EnvironmentSpec, secrets: EnvironmentSecrets, options: EnvironmentOptions = {}) {
+        super("fleet:index:Environment", spec.environment, {}, { transformations: environmentTransformations });
+        const parts = composeEnvironment(this, spec, secrets, options);
+        this.temporary = parts.temporary;
+        this.management = parts.management;
+        this.pivot = parts.pivot;
+        this.flux = parts.flux;
+        this.modules = parts.modules;
+        this.registerOutputs({ kubeconfig: this.management.kubeconfig, backupLocation: this.pivot.backupLocation });
+    }
+}
+
+function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpec, secrets: EnvironmentSecrets, options: EnvironmentOptions) {
     const env = spec.environment;
-    const root = new pulumi.ComponentResource("fleet:index:Environment", env, {}, { transformations: environmentTransformations });
     const child = { parent: root };
     const mgmt = spec.managementCluster;
     const pins = providerPins(spec);
 
     const preflight = new Preflight("preflight", { environment: env, requiredTools: requiredTools(spec), optionalTools: { age: "1.1.0" } }, child);
 
-    // AWS IAM does not need any cluster: it runs beside the temporary cluster.
-    const iam = spec.aws ? new AwsIam("capa-iam", { reuseExisting: spec.aws.reuseExistingIam }, { ...child, retainOnDelete: true }) : undefined;
+    // On AWS nothing is created while the account holds a cluster of this name that this stack does not own.
     const guard = spec.aws ? new AwsClusterGuard("capa-cluster-guard", { environment: env, clusterName: mgmt.name, region: spec.aws.region }, child) : undefined;
+    const guarded = guard ? [guard] : [];
+    // AWS IAM does not need any cluster: it runs beside the temporary cluster.
+    const iam = spec.aws ? new AwsIam("capa-iam", { reuseExisting: spec.aws.reuseExistingIam }, { ...child, retainOnDelete: true, dependsOn: guarded }) : undefined;
 
     const temporary = new TemporaryCluster(
         "temporary",
         { environment: env, name: spec.temporaryCluster.name, nodeImage: spec.temporaryCluster.nodeImage, kindConfig: renderKindConfig(spec) },
-        { ...child, dependsOn: [preflight] },
+        { ...child, dependsOn: [preflight, ...guarded] },
     );
 
-    const bootstrapCredentials = spec.aws
+    const bootstrapCredentials: Record<string, pulumi.Input<string>> = spec.aws
         ? spec.aws.credentialsFromEnvironment
             ? { FLEET_AWS_CREDENTIALS_FROM_ENVIRONMENT: "true", AWS_REGION: spec.aws.region }
             : { AWS_B64ENCODED_CREDENTIALS: pulumi.secret(secrets.aws!.apply((creds) => encodeCapaCredentials(creds, spec.aws!.region))) }
@@ -109,7 +130,7 @@ export function createEnvironment(spec: EnvironmentSpec, secrets: EnvironmentSec
             provider: spec.provider,
             manifests: toYaml(renderManagementBootstrap(spec)),
         },
-        { ...child, dependsOn: [temporaryProviders, ...(guard ? [guard] : [])], retainOnDelete: true },
+        { ...child, dependsOn: [temporaryProviders], retainOnDelete: true },
     );
 
     // Everything on the permanent cluster outlives the stack: destroy releases it, never deletes it.
@@ -188,6 +209,5 @@ export function createEnvironment(spec: EnvironmentSpec, secrets: EnvironmentSec
         );
     });
 
-    root.registerOutputs({});
-    return { preflight, iam, temporary, temporaryProviders, management, permanentProviders, pivot, flux, modules };
+    return { temporary, management, pivot, flux, modules };
 }

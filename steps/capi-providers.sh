@@ -257,7 +257,7 @@ fleet_log "all $cp_total provider Deployments are Available"
 printf '%s\n' 'apiVersion: cluster.x-k8s.io/v1beta2' 'kind: Cluster' 'metadata:' '  name: fleet-webhook-probe' '  namespace: default' 'spec: {}' >"$WORK_DIR/probe.yaml"
 while :; do
   cp_rc=0
-  fleet_capture kubectl --kubeconfig "$cp_kc" create --dry-run=server -f "$WORK_DIR/probe.yaml" -o name || cp_rc=$?
+  fleet_capture kubectl --kubeconfig "$cp_kc" create --dry-run=server -f - -o name <"$WORK_DIR/probe.yaml" || cp_rc=$?
   if ((cp_rc == 0)) || [[ $FLEET_ERR == *"admission webhook"*"denied the request"* || $FLEET_ERR == *"(AlreadyExists)"* ]]; then
     break
   fi

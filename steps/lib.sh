@@ -85,16 +85,25 @@ first_line() {
   done <<<"$1"
 }
 
-# last_error_line <text>: the last line that looks like an error ("ERROR:", "Error:", "error:"),
-# else the last non-empty line.
+# last_error_line <text>: the last line that looks like an error ("ERROR:", "Error:", "error:",
+# "Error from server"), joined with up to two lines that follow it (kind puts the cause in a
+# "Command Output:" line); else the last non-empty line.
 last_error_line() {
-  local line found="" last=""
+  local line found="" last="" extra=0
   while IFS= read -r line; do
     [[ -n ${line//[[:space:]]/} ]] || continue
     last=$line
     case $line in
-      *ERROR:* | Error:* | error:* | *"Error from server"*) found=$line ;;
+      *ERROR:* | Error:* | error:* | *"Error from server"* | *"The connection to the server"*)
+        found=$line
+        extra=0
+        continue
+        ;;
     esac
+    if [[ -n $found ]] && ((extra < 2)); then
+      found+=" $line"
+      extra=$((extra + 1))
+    fi
   done <<<"$1"
   printf '%s' "${found:-$last}"
 }
@@ -173,6 +182,7 @@ fleet_capture() {
 fleet_is_transient() {
   case $1 in
     *"connection refused"* | *"connection reset"* | *"i/o timeout"* | *"TLS handshake timeout"* | \
+      *"was refused - did you specify the right host or port"* | *"Unable to connect to the server"* | \
       *"failed calling webhook"* | *"failed to connect to the management cluster"* | \
       *"context deadline exceeded"* | *"Client.Timeout exceeded"* | *"unexpected EOF"* | \
       *"the server is currently unable to handle the request"* | *"etcdserver: leader changed"* | \

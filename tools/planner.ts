@@ -188,7 +188,7 @@ async function dataDependencies(props: Record<string, unknown>): Promise<string[
     const visit = async (value: unknown): Promise<void> => {
         if (pulumi.Output.isInstance(value)) {
             const all = (value as unknown as { allResources?: () => Promise<Set<pulumi.Resource>> }).allResources;
-            for (const r of all ? await all.call(value) : value.resources()) found.add(r);
+            for (const r of all ? await all.call(value) : []) found.add(r);
             return;
         }
         if (Array.isArray(value)) await Promise.all(value.map(visit));

@@ -112,7 +112,7 @@ export interface Scenario {
     unreachable?: string[];
     /** Every n-th request to the named API server is refused. */
     flap?: Record<string, number>;
-    /** Ticks until a new provider Deployment is Available (default 1). */
+    /** Ticks until a new provider Deployment is Available (default 2). */
     deploymentReadyTicks?: number;
     /** Ticks after the core provider is Available until webhooks answer (default 1). */
     webhookDelayTicks?: number;

@@ -332,7 +332,7 @@ class World {
 
   addDeployment(srv, ns, name, labels, image) {
     this.ensureNamespace(srv, ns);
-    const delay = this.sc.deploymentReadyTicks === undefined ? 1 : this.sc.deploymentReadyTicks;
+    const delay = this.sc.deploymentReadyTicks === undefined ? 2 : this.sc.deploymentReadyTicks;
     this.put(srv, {
       apiVersion: 'apps/v1', kind: 'Deployment',
       metadata: { name, namespace: ns, labels },
