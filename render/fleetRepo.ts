@@ -33,8 +33,8 @@ export function isGeneratedFile(content: string): boolean {
 }
 
 /** The directory every generated file of the environment is under. */
-export function environmentRoot(env: Pick<EnvironmentSpec, "environment">): string {
-    return `clusters/${env.environment}`;
+export function environmentRoot(env: Pick<EnvironmentSpec, "environment" | "flux">): string {
+    return `${env.flux.clustersPath}/${env.environment}`;
 }
 
 /** Name of the module seeding a workload cluster's `cluster-settings` before its Flux first syncs. */

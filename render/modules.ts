@@ -63,15 +63,15 @@ export function clusterSelector(env: Pick<EnvironmentSpec, "environment">, clust
 /**
  * The path Flux on a workload cluster syncs, as a CAAPH values template. Workload clusters may come from
  * Git, not only from the stack, so the path is derived from the Cluster's name on the management cluster:
- * a declared workload cluster's `fluxPath` must equal `clusters/<env>/<name>` (see `workloadFluxPath`).
+ * `<clustersPath>/<env>/<name>`, the path the configuration gives every declared cluster.
  */
-export function workloadFluxPathTemplate(env: Pick<EnvironmentSpec, "environment">): string {
-    return `clusters/${env.environment}/{{ .Cluster.metadata.name }}`;
+export function workloadFluxPathTemplate(env: Pick<EnvironmentSpec, "environment" | "flux">): string {
+    return `${env.flux.clustersPath}/${env.environment}/{{ .Cluster.metadata.name }}`;
 }
 
 /** The sync path of a workload cluster, i.e. what `workloadFluxPathTemplate` renders for it. */
-export function workloadFluxPath(env: Pick<EnvironmentSpec, "environment">, clusterName: string): string {
-    return `clusters/${env.environment}/${clusterName}`;
+export function workloadFluxPath(env: Pick<EnvironmentSpec, "environment" | "flux">, clusterName: string): string {
+    return `${env.flux.clustersPath}/${env.environment}/${clusterName}`;
 }
 
 /** Cilium values: cluster-pool IPAM over the Cluster's first pod CIDR (the one kubeadm was given). */

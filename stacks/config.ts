@@ -150,7 +150,7 @@ function buildSpec(c: Plain, secrets: Partial<Record<SecretKey, boolean>>, awsRe
         controlPlane,
         workers,
         network: { podCidr: c.podCidr, serviceCidr: c.serviceCidr },
-        fluxPath: `clusters/${environment}/${c.managementClusterName}`,
+        fluxPath: `${c.fluxClustersPath}/${environment}/${c.managementClusterName}`,
     };
 
     const workloads: ClusterSpec[] = c.workloadClusters.map((w) => ({
@@ -160,7 +160,7 @@ function buildSpec(c: Plain, secrets: Partial<Record<SecretKey, boolean>>, awsRe
         controlPlane: { replicas: w.controlPlane?.replicas ?? controlPlane.replicas, machineType: w.controlPlane?.machineType ?? controlPlane.machineType },
         workers: { replicas: w.workers?.replicas ?? workers.replicas, machineType: w.workers?.machineType ?? workers.machineType },
         network: { podCidr: w.podCidr ?? c.podCidr, serviceCidr: w.serviceCidr ?? c.serviceCidr },
-        fluxPath: w.fluxPath ?? `clusters/${environment}/${w.name}`,
+        fluxPath: `${c.fluxClustersPath}/${environment}/${w.name}`,
     }));
 
     const seen = new Map<string, string>([[management.name, configKey("managementClusterName")]]);
@@ -175,12 +175,6 @@ function buildSpec(c: Plain, secrets: Partial<Record<SecretKey, boolean>>, awsRe
             const where = cluster.role === "management" ? `${configKey("podCidr")} / ${configKey("serviceCidr")}` : `${configKey("workloadClusters")} '${cluster.name}' podCidr / serviceCidr`;
             errors.push(`${where}: got ${cluster.network.podCidr} and ${cluster.network.serviceCidr}; expected non-overlapping pod and service networks`);
         }
-    });
-    const fluxPaths = new Map<string, string>();
-    [management, ...workloads].forEach((cluster) => {
-        const other = fluxPaths.get(cluster.fluxPath);
-        if (other) errors.push(`${configKey("workloadClusters")} '${cluster.name}' fluxPath: got ${JSON.stringify(cluster.fluxPath)}; expected a path no other cluster syncs (${other} syncs it)`);
-        fluxPaths.set(cluster.fluxPath, cluster.name);
     });
 
     const gitCredentials = Boolean(secrets.gitPassword || secrets.gitSshIdentity);
@@ -220,7 +214,7 @@ function buildSpec(c: Plain, secrets: Partial<Record<SecretKey, boolean>>, awsRe
         clusterNamespace: c.clusterNamespace,
         managementCluster: management,
         workloadClusters: workloads,
-        flux: { repositoryUrl: c.fluxRepositoryUrl, branch: c.fluxBranch, syncName: c.fluxSyncName, components: c.fluxComponents },
+        flux: { repositoryUrl: c.fluxRepositoryUrl, clustersPath: c.fluxClustersPath.replace(/\/+$/, ""), branch: c.fluxBranch, syncName: c.fluxSyncName, components: c.fluxComponents },
         aws,
         secrets: { sopsAgeKey: Boolean(secrets.sopsAgeKey), gitCredentials, awsCredentials },
     };

@@ -61,7 +61,6 @@ export const workloadCluster = z.strictObject({
     workers: machineSet(workerReplicas).optional(),
     podCidr: cidr.optional(),
     serviceCidr: cidr.optional(),
-    fluxPath: repoPath.optional(),
 });
 
 const helmContent = z.strictObject({
@@ -118,6 +117,7 @@ export const plainKeys = {
     podCidr: cidr,
     serviceCidr: cidr,
     fluxRepositoryUrl: z.string().regex(/^(https|ssh):\/\/[^\s]+$/, { error: "an https:// or ssh:// Git repository URL" }),
+    fluxClustersPath: repoPath,
     fluxBranch: z.string().regex(/^[A-Za-z0-9._/-]+$/, { error: "a Git branch name" }),
     fluxSyncName: dnsName(63, "the FluxInstance sync object name"),
     fluxComponents: z

@@ -62,6 +62,8 @@ export interface TemporaryClusterSpec {
 export interface FluxSpec {
     /** Fleet repository URL (https:// or ssh://). */
     repositoryUrl: string;
+    /** Folder of the repository holding `<environment>/<cluster>/` for every cluster, e.g. `clusters`. */
+    clustersPath: string;
     branch: string;
     /** FluxInstance `spec.sync.name` (immutable upstream). */
     syncName: string;

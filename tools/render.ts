@@ -37,10 +37,10 @@ function removeEmptyDirectories(dir: string, stopAt: string): void {
 }
 
 /**
- * Compares (and unless `dryRun`, brings) `outDir/clusters/<env>/` in line with `files`. Every path must
- * be under `clusters/<env>/`.
+ * Compares (and unless `dryRun`, brings) `outDir/<clustersPath>/<env>/` in line with `files`. Every path
+ * must be under it.
  */
-export function syncFleetDirectory(outDir: string, env: Pick<EnvironmentSpec, "environment">, files: Map<string, string>, dryRun = false): SyncResult {
+export function syncFleetDirectory(outDir: string, env: Pick<EnvironmentSpec, "environment" | "flux">, files: Map<string, string>, dryRun = false): SyncResult {
     const root = environmentRoot(env);
     const rootDir = path.resolve(outDir, root);
     const result: SyncResult = { written: [], unchanged: [], removed: [] };

@@ -96,8 +96,9 @@ describe("stack configuration", () => {
     });
 
     it("rejects a Flux path escaping the repository", () => {
-        assertError(errorsFor({ workloadClusters: "- name: a\n  fluxPath: ../other-repo\n" }), "fleet-bootstrap:workloadClusters[0].fluxPath", "../other-repo", "inside the repository");
-        assertError(errorsFor({ workloadClusters: "- name: a\n  fluxPath: /etc\n" }), "fluxPath", "/etc", "inside the repository");
+        assertError(errorsFor({ fluxClustersPath: "../other-repo" }), "fleet-bootstrap:fluxClustersPath", "../other-repo", "inside the repository");
+        assertError(errorsFor({ fluxClustersPath: "fleet/../../etc" }), "fleet-bootstrap:fluxClustersPath", "inside the repository");
+        assertError(errorsFor({ fluxClustersPath: "/etc" }), "fleet-bootstrap:fluxClustersPath", "/etc", "inside the repository");
     });
 
     it("rejects a secret key given in plain text, without printing it", () => {

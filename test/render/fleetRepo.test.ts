@@ -165,7 +165,7 @@ describe("npm run render (file handling)", () => {
     });
 
     it("refuses paths outside clusters/<env>/", () => {
-        assert.throws(() => syncFleetDirectory(dir, { environment: "local" }, new Map([["clusters/staging/x.yaml", "x"]])), /outside clusters\/local\//);
+        assert.throws(() => syncFleetDirectory(dir, { environment: "local", flux: localSpec().flux }, new Map([["clusters/staging/x.yaml", "x"]])), /outside clusters\/local\//);
     });
 
     it("parses its command line", () => {
