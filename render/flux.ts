@@ -72,7 +72,7 @@ export function fluxInstanceSpec(env: Omit<EnvironmentSpec, "bootstrapModules">,
             version: withoutV(env.versions.fluxDistribution),
             registry: fluxDistributionRegistry,
             // Pinned: an unpinned artifact follows the operator image and has broken instances (fluxcd/flux2#5965).
-            artifact: `${fluxManifestsRepository}:${env.versions.fluxOperator}`,
+            artifact: `${fluxManifestsRepository}:${env.versions.fluxOperator}${env.versions.fluxArtifactDigest ? `@${env.versions.fluxArtifactDigest}` : ""}`,
         },
         components: [...env.flux.components],
         cluster: { type: "kubernetes", networkPolicy: true, domain: "cluster.local" },

@@ -208,6 +208,7 @@ function buildSpec(c: Plain, secrets: Partial<Record<SecretKey, boolean>>, awsRe
             helmAddonProvider: c.helmAddonProviderVersion,
             fluxOperator: c.fluxOperatorVersion,
             fluxDistribution: c.fluxDistributionVersion,
+            fluxArtifactDigest: c.fluxArtifactDigest,
             cni: c.cniVersion,
         },
         temporaryCluster: { name: c.kindClusterName ?? `${environment}-bootstrap`, nodeImage: c.kindNodeImage },

@@ -102,6 +102,7 @@ export const plainKeys = {
     helmAddonProviderVersion: version,
     fluxOperatorVersion: version,
     fluxDistributionVersion: version,
+    fluxArtifactDigest: z.string().regex(/^(sha256:[a-f0-9]{64})?$/, { error: "a digest sha256:<64 hex>, or empty" }),
     cniVersion: version,
     kindClusterName: dnsName(49, "kind names its node container <name>-control-plane").optional(),
     kindNodeImage: z

@@ -17,6 +17,8 @@ export interface Versions {
     fluxOperator: string;
     /** Flux distribution installed by the FluxInstance. */
     fluxDistribution: string;
+    /** Digest of the flux-operator-manifests artifact (`sha256:…`), pinning it beyond its tag; "" = tag only. */
+    fluxArtifactDigest: string;
     /** CNI Helm chart (Cilium) delivered to every cluster. */
     cni: string;
     /**
