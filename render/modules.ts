@@ -348,10 +348,13 @@ export function renderModule(env: EnvironmentSpec, module: BootstrapModuleSpec, 
 }
 
 /** Values standing in for the environment's secrets, so the offline plan can show secrets modules. */
-export function placeholderSecretValues(env: Pick<EnvironmentSpec, "secrets">): FluxSecretValues {
+export function placeholderSecretValues(env: Pick<EnvironmentSpec, "secrets" | "flux">): FluxSecretValues {
+    // The same credential kind as the real values: an SSH key for ssh:// repositories, else a token.
+    const ssh = env.flux.repositoryUrl.startsWith("ssh://");
+    const git = ssh ? { identity: "<secret gitSshIdentity>", knownHosts: "<gitKnownHosts>" } : { username: "<gitUsername>", password: "<secret gitPassword>" };
     return {
         ...(env.secrets.sopsAgeKey ? { sopsAgeKey: "<secret sopsAgeKey>" } : {}),
-        ...(env.secrets.gitCredentials ? { git: { username: "<secret gitCredentials.username>", password: "<secret gitCredentials.password>" } } : {}),
+        ...(env.secrets.gitCredentials ? { git } : {}),
     };
 }
 

@@ -99,7 +99,8 @@ export function parseConfig(raw: RawConfig, stack: string, repoRoot: string): Co
         const full = configKey(key);
         const value = raw.values[full];
         const opaque = raw.opaqueKeys?.has(full) ?? false;
-        if (value === undefined && !opaque) continue;
+        // Pulumi.yaml declares credentials with the default "" (not set): see the note there.
+        if ((value === undefined || value === "") && !opaque) continue;
         if (!raw.secretKeys.has(full)) {
             errors.push(`${full}: got a plain-text value; expected a Pulumi secret: run \`pulumi config set --secret ${key}\` (and remove the plain value from Pulumi.${stack}.yaml and its Git history)`);
             continue;

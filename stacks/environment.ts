@@ -14,7 +14,7 @@ import { TemporaryCluster } from "../components/temporaryCluster";
 import { encodeCapaCredentials, ZERO_CREDENTIALS } from "../render/awsCredentials";
 import { renderKindConfig } from "../render/capi";
 import { fluxOperatorChart, renderClusterSettings, renderFluxInstance, renderFluxSecrets } from "../render/flux";
-import { renderManagementBootstrap, renderModule, selectedClusters } from "../render/modules";
+import { placeholderSecretValues, renderManagementBootstrap, renderModule, selectedClusters } from "../render/modules";
 import { toYaml } from "../render/yaml";
 import { providerDefaults } from "./defaults";
 import { AwsCredentials, EnvironmentSpec, GitCredentials } from "./spec";
@@ -46,15 +46,6 @@ export function providerPins(spec: EnvironmentSpec): ProviderPins {
         controlPlane: `kubeadm:${v.clusterApi}`,
         infrastructure: `${providerDefaults[spec.provider].clusterctlName}:${v.infrastructureProvider}`,
         addon: `helm:${v.helmAddonProvider}`,
-    };
-}
-
-/** Placeholder secret values: they decide which Secret objects exist (known at preview), never their data. */
-function secretShapes(spec: EnvironmentSpec): { sopsAgeKey?: string; git?: GitCredentials } {
-    const ssh = spec.flux.repositoryUrl.startsWith("ssh://");
-    return {
-        sopsAgeKey: spec.secrets.sopsAgeKey ? "placeholder" : undefined,
-        git: !spec.secrets.gitCredentials ? undefined : ssh ? { identity: "placeholder", knownHosts: "placeholder" } : { username: "placeholder", password: "placeholder" },
     };
 }
 
@@ -171,7 +162,7 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
         { dependsOn: [permanentProviders, temporaryProviders], ...permanent },
     );
 
-    const shapes = secretShapes(spec);
+    const shapes = placeholderSecretValues(spec);
     const values = secretValues(secrets);
     const flux = new FluxInstall(
         "flux",

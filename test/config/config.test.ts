@@ -1,6 +1,10 @@
 // Bad input is rejected before anything is created, every problem at once, each naming key, value and expectation.
 import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
 import { parseConfig, RawConfig } from "../../stacks/config";
+import { plainKeys, secretKeys } from "../../stacks/schema";
 import { loadRawConfig, loadStackSpec, repoRoot } from "../../stacks/stackFiles";
 
 function errorsFor(overrides: Record<string, unknown>, stack = "local"): string[] {
@@ -17,6 +21,18 @@ function assertError(errors: string[], ...parts: string[]): void {
 }
 
 describe("stack configuration", () => {
+    it("declares every key in Pulumi.yaml with type, description and default, and nothing else", () => {
+        const project = yaml.load(fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8")) as { config: Record<string, Record<string, unknown>> };
+        const declared = Object.keys(project.config).sort();
+        assert.deepStrictEqual(declared, [...Object.keys(plainKeys), ...Object.keys(secretKeys)].sort());
+        for (const [key, declaration] of Object.entries(project.config)) {
+            assert.ok(["string", "integer", "boolean", "array"].includes(String(declaration.type)), `${key}: type`);
+            assert.ok(String(declaration.description ?? "").length > 10, `${key}: description`);
+            // The one key without a default: the fleet repository, which every environment must name.
+            if (key !== "fluxRepositoryUrl") assert.ok("default" in declaration, `${key}: default`);
+        }
+    });
+
     it("accepts both committed stacks", () => {
         for (const stack of ["local", "staging"]) {
             const result = loadStackSpec(stack);

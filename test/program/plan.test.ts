@@ -164,6 +164,19 @@ describe("the program under mocks (offline plan)", function () {
         assert.ok(JSON.stringify(stagingPlan).includes("[secret]"), "secrets are shown as [secret]");
     });
 
+    it("gives Flux the credential kind its repository needs: an SSH key for ssh://, a token for https://", async () => {
+        const ssh = await plan("local", {
+            fluxRepositoryUrl: "ssh://git@github.com/acme/fleet.git",
+            gitSshIdentity: "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-SSH-KEY\n-----END OPENSSH PRIVATE KEY-----",
+            gitKnownHosts: "github.com ssh-ed25519 AAAAFAKE",
+        });
+        const secret = (p: Plan) => p.manifests.get("permanent")!.find((o) => o.kind === "Secret" && o.metadata.name === "flux-system")!;
+        assert.deepStrictEqual(Object.keys(secret(ssh).stringData as object).sort(), ["identity", "known_hosts"]);
+        const https = await plan("local", { gitUsername: "reader", gitPassword: "FAKE-GIT-TOKEN-7f3a9c" });
+        assert.deepStrictEqual(Object.keys(secret(https).stringData as object).sort(), ["password", "username"]);
+        assert.ok(!JSON.stringify([...ssh.manifests.values()]).includes("FAKE-SSH-KEY"));
+    });
+
     it("renders manifests that validate against the upstream CRDs and the Kubernetes schema", async () => {
         for (const p of [local, await plan("staging", fakeSecrets)]) {
             for (const [target, objects] of p.manifests) {

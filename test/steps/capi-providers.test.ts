@@ -1,6 +1,7 @@
 // Fault matrix of capi-providers (on the temporary and on the permanent cluster).
 import * as assert from "assert";
 import {
+    cell,
     DOCKER_PINS, FAKE_AWS_CREDENTIALS, FAKE_AWS_SECRET, KIND, MGMT, MGMT_NS, PIN_ENV, TestWorld, assertFailureMessage, checkInvariants,
     invocations, seedManagementReady, seedTemporaryWithProviders,
 } from "./harness";
@@ -20,7 +21,7 @@ function freshKind(w: TestWorld): void {
 }
 
 describe("step capi-providers", () => {
-    it("fresh: one clusterctl init with every pin, waits for Deployments and webhooks, prints the inventory", async () => {
+    cell("fresh: one clusterctl init with every pin, waits for Deployments and webhooks, prints the inventory", async () => {
         const w = new TestWorld({ scenario: { deploymentReadyTicks: 4, webhookDelayTicks: 2 } });
         freshKind(w);
         const r = await w.run("capi-providers", tempEnv);
@@ -39,7 +40,7 @@ describe("step capi-providers", () => {
         checkInvariants(w);
     });
 
-    it("already done: no clusterctl init, same inventory", async () => {
+    cell("already done: no clusterctl init, same inventory", async () => {
         const w = new TestWorld();
         freshKind(w);
         const first = await w.run("capi-providers", tempEnv);
@@ -51,7 +52,7 @@ describe("step capi-providers", () => {
         checkInvariants(w);
     });
 
-    it("interrupted after the core provider was installed (step killed): the re-run passes only the missing flags", async () => {
+    cell("interrupted after the core provider was installed (step killed): the re-run passes only the missing flags", async () => {
         const w = new TestWorld({ scenario: { fail: { "clusterctl init": [{ times: 1, crash: "partial", installed: 1, kill: true }] } } });
         freshKind(w);
         const killed = await w.run("capi-providers", tempEnv);
@@ -66,7 +67,7 @@ describe("step capi-providers", () => {
         checkInvariants(w);
     });
 
-    it("interrupted with the core provider gone but kubeadm bootstrap present: opts out of the default with --bootstrap -", async () => {
+    cell("interrupted with the core provider gone but kubeadm bootstrap present: opts out of the default with --bootstrap -", async () => {
         const w = new TestWorld();
         w.seed((world) => world.seedProviders(world.createKindCluster(KIND), ["BootstrapProvider/kubeadm:v1.14.0"]));
         const r = await w.run("capi-providers", tempEnv);
@@ -77,7 +78,7 @@ describe("step capi-providers", () => {
         checkInvariants(w);
     });
 
-    it("transient: clusterctl init cannot connect once; re-read, retried, installed once", async () => {
+    cell("transient: clusterctl init cannot connect once; re-read, retried, installed once", async () => {
         const w = new TestWorld({
             scenario: { fail: { "clusterctl init": [{ times: 1, stderr: 'Error: failed to connect to the management cluster: action failed after 9 attempts: Get "https://127.0.0.1:40001/api?timeout=30s": dial tcp 127.0.0.1:40001: connect: connection refused' }] } },
         });
@@ -90,7 +91,7 @@ describe("step capi-providers", () => {
         checkInvariants(w);
     });
 
-    it("permanent: a provider at another version is an error naming both versions and the upgrade command; nothing installed", async () => {
+    cell("permanent: a provider at another version is an error naming both versions and the upgrade command; nothing installed", async () => {
         const w = new TestWorld();
         w.seed((world) => world.seedProviders(world.createKindCluster(KIND), ["CoreProvider/cluster-api:v1.13.2", "InfrastructureProvider/docker:v1.15.0"]));
         const r = await w.run("capi-providers", tempEnv);
@@ -101,7 +102,7 @@ describe("step capi-providers", () => {
         checkInvariants(w);
     });
 
-    it("permanent: clusterctl init failing for good says what is installed and how to resume", async () => {
+    cell("permanent: clusterctl init failing for good says what is installed and how to resume", async () => {
         const w = new TestWorld({ scenario: { fail: { "clusterctl init": [{ stderr: "Error: failed to get provider components for the \"docker:v1.14.0\" provider: failed to get repository client for the InfrastructureProvider with name docker: error creating the GitHub repository client: failed to get GitHub latest version: rate limit for github api has been reached. Please wait one hour or get a personal API token and assign it to the GITHUB_TOKEN environment variable" }] } } });
         freshKind(w);
         const r = await w.run("capi-providers", tempEnv);
@@ -110,14 +111,14 @@ describe("step capi-providers", () => {
         checkInvariants(w);
     });
 
-    it("permanent: the temporary kind cluster vanished (other machine): says so plainly", async () => {
+    cell("permanent: the temporary kind cluster vanished (other machine): says so plainly", async () => {
         const w = new TestWorld();
         const r = await w.run("capi-providers", tempEnv);
         assertFailureMessage(r, /the temporary kind cluster 'fleet-local' does not exist on this machine \(kind clusters live on the machine that created them/, /pulumi up -s local \(the temporary-cluster step recreates/);
         checkInvariants(w);
     });
 
-    it("permanent: an unpinned provider is rejected before anything runs", async () => {
+    cell("permanent: an unpinned provider is rejected before anything runs", async () => {
         const w = new TestWorld();
         freshKind(w);
         const r = await w.run("capi-providers", { ...tempEnv, CAPI_INFRASTRUCTURE: "docker" });
@@ -125,7 +126,7 @@ describe("step capi-providers", () => {
         assert.strictEqual(r.log.length, 1, "only kind get kubeconfig ran");
     });
 
-    it("permanent: webhooks that never answer time out with a message", async () => {
+    cell("permanent: webhooks that never answer time out with a message", async () => {
         const w = new TestWorld({ scenario: { webhookDelayTicks: 1000 } });
         freshKind(w);
         const r = await w.run("capi-providers", { ...tempEnv, FLEET_WAIT_TIMEOUT_SECONDS: "5" });
@@ -136,7 +137,7 @@ describe("step capi-providers", () => {
     describe("on the permanent cluster (CAPA, credentials from the environment)", () => {
         const awsPins = { ...PIN_ENV, CAPI_INFRASTRUCTURE: "aws:v2.11.1" };
 
-        it("fresh + already done: kubeconfig contents only in a 0600 file, credentials never on a command line or in logs, CAPA on control-plane nodes", async () => {
+        cell("fresh + already done: kubeconfig contents only in a 0600 file, credentials never on a command line or in logs, CAPA on control-plane nodes", async () => {
             const w = new TestWorld();
             seedManagementReady(w, managementManifests({ name: MGMT, namespace: MGMT_NS }), { permanentProviders: false });
             const env = {
@@ -162,7 +163,7 @@ describe("step capi-providers", () => {
             checkInvariants(w, { secrets: [FAKE_AWS_SECRET, FAKE_AWS_CREDENTIALS] });
         });
 
-        it("permanent: the AWS variable missing is clusterctl's own error, reported with the resume command", async () => {
+        cell("permanent: the AWS variable missing is clusterctl's own error, reported with the resume command", async () => {
             const w = new TestWorld();
             seedManagementReady(w, managementManifests({ name: MGMT, namespace: MGMT_NS }), { permanentProviders: false });
             const r = await w.run("capi-providers", { FLEET_TARGET: "permanent", FLEET_TARGET_KUBECONFIG: w.kubeconfigOf(MGMT), ...awsPins });
@@ -171,7 +172,7 @@ describe("step capi-providers", () => {
         });
     });
 
-    it("temporary providers seeded the same way the step installs them (sanity of the seeds)", async () => {
+    cell("temporary providers seeded the same way the step installs them (sanity of the seeds)", async () => {
         const w = new TestWorld();
         seedTemporaryWithProviders(w, DOCKER_PINS);
         const r = await w.run("capi-providers", tempEnv);

@@ -60,6 +60,12 @@ export interface RunOptions {
 }
 
 let worlds = 0;
+const worldRoots: string[] = [];
+// Worlds are removed when the test process ends (FLEET_KEEP_TEST_WORLDS=1 keeps them to debug).
+process.on("exit", () => {
+    if (process.env.FLEET_KEEP_TEST_WORLDS === "1") return;
+    for (const root of worldRoots) fs.rmSync(root, { recursive: true, force: true });
+});
 
 export class TestWorld {
     readonly root: string;
@@ -74,6 +80,7 @@ export class TestWorld {
 
     constructor(opts: { env?: string; tools?: string[]; scenario?: Scenario } = {}) {
         this.root = fs.mkdtempSync(path.join(os.tmpdir(), `fleet-steps-${++worlds}-`));
+        worldRoots.push(this.root);
         this.home = path.join(this.root, "home");
         this.stateRoot = path.join(this.root, "state");
         this.envName = opts.env ?? "local";
@@ -306,6 +313,46 @@ export function assertFailureMessage(r: RunResult, what: RegExp, resume: RegExp 
 
 export function invocations(r: RunResult, tool: string, ...words: string[]): LogEntry[] {
     return r.log.filter((e) => e.tool === tool && words.every((word) => e.argv.includes(word)));
+}
+
+// ------------------------------------------------------------------------------------------
+// Cells: `cell(name, fn)` is `it(name, fn)`, except that when the first cell of a describe block
+// starts, every cell of that block starts too, in a pool as wide as the machine's cores (each
+// cell has its own world, so they are independent); each `it` then awaits its own cell. Failures
+// still surface in the right test. This keeps the fake-CLI-heavy matrix fast on two cores.
+type CellFn = () => Promise<void>;
+interface Block { cells: { name: string; fn: CellFn; promise?: Promise<void> }[]; started: boolean }
+const blocks = new Map<Mocha.Suite, Block>();
+const width = Math.max(2, os.cpus().length);
+let running = 0;
+const waiting: (() => void)[] = [];
+async function slot<T>(fn: () => Promise<T>): Promise<T> {
+    if (running >= width) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+        return await fn();
+    } finally {
+        running--;
+        waiting.shift()?.();
+    }
+}
+
+export function cell(name: string, fn: CellFn): void {
+    const test = it(name, async function () {
+        const b = blocks.get(this.test?.parent as Mocha.Suite) as Block;
+        if (!b.started) {
+            b.started = true;
+            for (const c of b.cells) {
+                c.promise = slot(c.fn);
+                c.promise.catch(() => undefined); // each test awaits (and reports) its own cell
+            }
+        }
+        await b.cells.find((c) => c.name === name)?.promise;
+    });
+    const parent = test.parent as Mocha.Suite;
+    const block = blocks.get(parent) ?? { cells: [], started: false };
+    blocks.set(parent, block);
+    block.cells.push({ name, fn });
 }
 
 export const FAKE_AWS_SECRET = "FAKE-AWS-SECRET-123";

@@ -1,6 +1,7 @@
 // Fault matrix of management-cluster.
 import * as assert from "assert";
 import {
+    cell,
     DOCKER_PINS, KIND, MGMT, MGMT_NS, TestWorld, assertFailureMessage, checkInvariants, invocations, seedManagementReady,
     seedTemporaryWithProviders,
 } from "./harness";
@@ -15,7 +16,7 @@ function created(w: TestWorld): number {
 }
 
 describe("step management-cluster", () => {
-    it("fresh: server-side apply, progress while provisioning, prints the kubeconfig from <name>-kubeconfig", async () => {
+    cell("fresh: server-side apply, progress while provisioning, prints the kubeconfig from <name>-kubeconfig", async () => {
         const w = new TestWorld();
         seedTemporaryWithProviders(w);
         const r = await run(w);
@@ -34,7 +35,7 @@ describe("step management-cluster", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 
-    it("already done: re-running re-applies harmlessly and prints the same kubeconfig; no second cluster", async () => {
+    cell("already done: re-running re-applies harmlessly and prints the same kubeconfig; no second cluster", async () => {
         const w = new TestWorld();
         seedTemporaryWithProviders(w);
         const first = await run(w);
@@ -46,7 +47,7 @@ describe("step management-cluster", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 
-    it("already pivoted: applies nothing, says changes go through Git, prints the kubeconfig from the permanent cluster's own Secret", async () => {
+    cell("already pivoted: applies nothing, says changes go through Git, prints the kubeconfig from the permanent cluster's own Secret", async () => {
         const w = new TestWorld();
         seedManagementReady(w, manifests);
         w.seed((world) => world.seedPivot(world.serverByName(KIND) as ServerState, MGMT_NS, DOCKER_PINS));
@@ -60,7 +61,7 @@ describe("step management-cluster", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 
-    it("interrupted while waiting (step killed): the re-run applies again and converges, no second cluster", async () => {
+    cell("interrupted while waiting (step killed): the re-run applies again and converges, no second cluster", async () => {
         const w = new TestWorld({ scenario: { fail: { "kubectl get machines.cluster.x-k8s.io": [{ skip: 1, times: 1, crash: "kill" }] } } });
         seedTemporaryWithProviders(w);
         const killed = await run(w);
@@ -72,7 +73,7 @@ describe("step management-cluster", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 
-    it("transient: the webhooks refuse the apply twice, then it goes through", async () => {
+    cell("transient: the webhooks refuse the apply twice, then it goes through", async () => {
         const hook = 'Error from server (InternalError): error when applying "STDIN": Internal error occurred: failed calling webhook "default.cluster.cluster.x-k8s.io": failed to call webhook: Post "https://capi-webhook-service.capi-system.svc:443/mutate-cluster-x-k8s-io-v1beta2-cluster?timeout=10s": dial tcp 10.96.143.21:443: connect: connection refused';
         const w = new TestWorld({ scenario: { fail: { "kubectl apply": [{ times: 2, stderr: hook }] } } });
         seedTemporaryWithProviders(w);
@@ -83,7 +84,7 @@ describe("step management-cluster", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 
-    it("permanent: a cluster that never becomes ready times out naming the false conditions and their last message; the re-run after the fix converges", async () => {
+    cell("permanent: a cluster that never becomes ready times out naming the false conditions and their last message; the re-run after the fix converges", async () => {
         const w = new TestWorld({ scenario: { clusters: { [MGMT]: { stallAt: "ControlPlaneAvailable", message: "* Machine mgmt-control-plane-x: etcd member unhealthy" } } } });
         seedTemporaryWithProviders(w);
         const r = await run(w, { FLEET_WAIT_TIMEOUT_SECONDS: "4" });
@@ -99,7 +100,7 @@ describe("step management-cluster", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 
-    it("permanent: Docker containers of a cluster with that name exist, unmanaged: refuses naming them, applies nothing", async () => {
+    cell("permanent: Docker containers of a cluster with that name exist, unmanaged: refuses naming them, applies nothing", async () => {
         const w = new TestWorld();
         seedTemporaryWithProviders(w);
         w.seed((world) => {
@@ -113,7 +114,7 @@ describe("step management-cluster", () => {
         checkInvariants(w);
     });
 
-    it("permanent: the previous permanent cluster does not answer: cannot tell if pivoted, so nothing is created", async () => {
+    cell("permanent: the previous permanent cluster does not answer: cannot tell if pivoted, so nothing is created", async () => {
         const w = new TestWorld();
         seedManagementReady(w, manifests);
         w.seed((world) => world.seedPivot(world.serverByName(KIND) as ServerState, MGMT_NS, DOCKER_PINS));
@@ -124,7 +125,7 @@ describe("step management-cluster", () => {
         checkInvariants(w);
     });
 
-    it("permanent: objects lost with a recreated temporary cluster (permanent answers without the Cluster): refused", async () => {
+    cell("permanent: objects lost with a recreated temporary cluster (permanent answers without the Cluster): refused", async () => {
         const w = new TestWorld();
         seedManagementReady(w, manifests);
         const previous = w.kubeconfigOf(MGMT);
@@ -138,14 +139,14 @@ describe("step management-cluster", () => {
         assert.strictEqual(created(w), 1);
     });
 
-    it("permanent: the temporary cluster is gone and nothing was pivoted: says so plainly", async () => {
+    cell("permanent: the temporary cluster is gone and nothing was pivoted: says so plainly", async () => {
         const w = new TestWorld();
         const r = await run(w);
         assertFailureMessage(r, /the temporary kind cluster 'fleet-local' does not exist on this machine.*no pivoted management cluster/, /recreates the kind cluster/);
         checkInvariants(w);
     });
 
-    it("permanent: no Cluster API CRDs on the temporary cluster: the apply error points at the providers step", async () => {
+    cell("permanent: no Cluster API CRDs on the temporary cluster: the apply error points at the providers step", async () => {
         const w = new TestWorld();
         w.seed((world) => world.createKindCluster(KIND));
         const r = await run(w);

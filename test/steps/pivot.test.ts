@@ -3,6 +3,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import {
+    cell,
     KIND, MGMT, MGMT_NS, TestWorld, assertFailureMessage, checkInvariants, invocations, seedManagementReady,
 } from "./harness";
 import { K8sObj, ServerState, managementManifests, unb64 } from "../fakes/world";
@@ -46,7 +47,7 @@ const moveCalls = (r: { log: { tool: string; argv: string[] }[] }) =>
     r.log.filter((e) => e.tool === "clusterctl" && e.argv[0] === "move" && !e.argv.includes("--dry-run") && !e.argv.some((a) => a === "--to-directory"));
 
 describe("step pivot", () => {
-    it("fresh: guards, dry run, 0700 backup, move, verify; prints the backup location", async () => {
+    cell("fresh: guards, dry run, 0700 backup, move, verify; prints the backup location", async () => {
         const w = ready();
         const before = machineNames(w.kindServer());
         const r = await w.run("pivot", envFor(w));
@@ -74,7 +75,7 @@ describe("step pivot", () => {
         checkInvariants(w, { secrets: [backup] .filter(() => false) });
     });
 
-    it("already done: a second run is a no-op (no clusterctl at all) and prints the backup location", async () => {
+    cell("already done: a second run is a no-op (no clusterctl at all) and prints the backup location", async () => {
         const w = ready();
         const first = await w.run("pivot", envFor(w));
         const second = await w.run("pivot", envFor(w));
@@ -85,7 +86,7 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("already done, temporary cluster deleted since: still a verified no-op", async () => {
+    cell("already done, temporary cluster deleted since: still a verified no-op", async () => {
         const w = ready();
         await w.run("pivot", envFor(w));
         await w.run("temporary-cluster-delete", { KIND_CLUSTER_NAME: KIND });
@@ -96,7 +97,7 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("interrupted mid-move (step killed after creating part of it on the target, source left paused): the re-run unpauses and completes it", async () => {
+    cell("interrupted mid-move (step killed after creating part of it on the target, source left paused): the re-run unpauses and completes it", async () => {
         const w = ready({ fail: { "clusterctl move": [{ times: 1, notArgv: ["--dry-run", "--to-directory"], crash: "mid-create", kill: true }] } });
         const before = machineNames(w.kindServer());
         const killed = await w.run("pivot", envFor(w));
@@ -112,7 +113,7 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("interrupted after the source was emptied but before the target was unpaused: the re-run unpauses it there", async () => {
+    cell("interrupted after the source was emptied but before the target was unpaused: the re-run unpauses it there", async () => {
         const w = ready({ fail: { "clusterctl move": [{ times: 1, notArgv: ["--dry-run", "--to-directory"], crash: "after-delete", kill: true }] } });
         const before = machineNames(w.kindServer());
         await w.run("pivot", envFor(w));
@@ -124,7 +125,7 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("interrupted while the backup had the source paused (step killed): the re-run unpauses and proceeds", async () => {
+    cell("interrupted while the backup had the source paused (step killed): the re-run unpauses and proceeds", async () => {
         const w = ready({ fail: { "clusterctl move --to-directory": [{ times: 1, crash: "after-pause", kill: true }] } });
         const before = machineNames(w.kindServer());
         await w.run("pivot", envFor(w));
@@ -134,7 +135,7 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("interrupted after the move started deleting from the source: stops without unpausing the source (its controllers would recreate Machines)", async () => {
+    cell("interrupted after the move started deleting from the source: stops without unpausing the source (its controllers would recreate Machines)", async () => {
         const w = ready({ fail: { "clusterctl move": [{ notArgv: ["--dry-run", "--to-directory"], crash: "mid-delete", stderr: "Error: action failed after 10 attempts: error deleting \"cluster.x-k8s.io/v1beta2, Kind=MachineDeployment\" fleet-system/mgmt-md-0: context deadline exceeded" }] } });
         const r = await w.run("pivot", envFor(w));
         assertFailureMessage(r, /an interrupted clusterctl move had already started deleting Cluster fleet-system\/mgmt from the temporary cluster .*Machines mgmt-/, /finish the move by hand: .*then run pulumi up -s local/);
@@ -146,7 +147,7 @@ describe("step pivot", () => {
         checkInvariants(w, { allowPausedSource: true });
     });
 
-    it("transient: move fails twice on connection errors after pausing; unpaused between attempts, retried with backoff, completed", async () => {
+    cell("transient: move fails twice on connection errors after pausing; unpaused between attempts, retried with backoff, completed", async () => {
         const refused = 'Error: failed to connect to the management cluster: action failed after 9 attempts: Get "https://127.0.0.1:40002/api?timeout=30s": dial tcp 127.0.0.1:40002: connect: connection refused';
         const w = ready({ fail: { "clusterctl move": [{ times: 2, notArgv: ["--dry-run", "--to-directory"], crash: "after-pause", stderr: refused }] } });
         const before = machineNames(w.kindServer());
@@ -159,7 +160,7 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("transient: an API server that flaps fails the stability probe; nothing moved", async () => {
+    cell("transient: an API server that flaps fails the stability probe; nothing moved", async () => {
         const w = ready({ flap: { [MGMT]: 2 } });
         const r = await w.run("pivot", envFor(w, { FLEET_API_PROBES: "3" }));
         assertFailureMessage(r, /the API server of the permanent cluster is not stable \(probes keep failing: The connection to the server 127\.0\.0\.1:\d+ was refused/, /when both API servers answer steadily, run pulumi up -s local/);
@@ -168,14 +169,14 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("the default stability probe is 10 requests per cluster", async () => {
+    cell("the default stability probe is 10 requests per cluster", async () => {
         const w = ready();
         const r = await w.run("pivot", envFor(w, { FLEET_API_PROBES: "" }), { env: { FLEET_API_PROBES: undefined } });
         assert.strictEqual(r.code, 0, r.stderr);
         assert.strictEqual(invocations(r, "kubectl", "get", "namespace", "kube-system").length, 1 + 10 + 10);
     });
 
-    it("permanent: a non-transient move failure unpauses the source and names the state and how to resume", async () => {
+    cell("permanent: a non-transient move failure unpauses the source and names the state and how to resume", async () => {
         const w = ready({ fail: { "clusterctl move": [{ notArgv: ["--dry-run", "--to-directory"], crash: "after-pause", stderr: 'Error: failed to get object graph: failed to discover the object graph: machinesets.cluster.x-k8s.io is forbidden: User "kind-fleet-local" cannot list resource "machinesets"' }] } });
         const r = await w.run("pivot", envFor(w));
         assertFailureMessage(r, /clusterctl move failed \(not a transient error, so not retried\): Error: failed to get object graph: .*forbidden/, /fix the cause above, then run pulumi up -s local \(the pivot step re-checks both clusters and completes the move\)/);
@@ -185,7 +186,7 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("guard: providers older or missing on the target: refused before any move", async () => {
+    cell("guard: providers older or missing on the target: refused before any move", async () => {
         const w = new TestWorld();
         seedManagementReady(w, manifests, { permanentProviders: false });
         w.seed((world) => world.seedProviders(world.serverByName(MGMT) as ServerState, ["CoreProvider/cluster-api:v1.13.0"]));
@@ -197,7 +198,7 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("guard: still provisioning (a Machine without a nodeRef) waits, then times out without moving", async () => {
+    cell("guard: still provisioning (a Machine without a nodeRef) waits, then times out without moving", async () => {
         const w = ready({ clusters: { [MGMT]: { stallAt: "ControlPlaneAvailable" } } });
         const r = await w.run("pivot", envFor(w, { FLEET_WAIT_TIMEOUT_SECONDS: "3" }));
         assertFailureMessage(r, /Cluster fleet-system\/mgmt is still provisioning after 3s: Machines without a nodeRef: mgmt-md-0-/, /when it has finished provisioning, run pulumi up -s local/);
@@ -206,7 +207,7 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("guard: Flux Kustomizations and HelmReleases on the temporary cluster are suspended before the move", async () => {
+    cell("guard: Flux Kustomizations and HelmReleases on the temporary cluster are suspended before the move", async () => {
         const w = ready();
         w.seed((world) => {
             const srv = world.serverByName(KIND) as ServerState;
@@ -228,7 +229,7 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("guard: a dry run that does not list the Cluster stops a silent no-op move", async () => {
+    cell("guard: a dry run that does not list the Cluster stops a silent no-op move", async () => {
         const w = ready({ fail: { "clusterctl move --dry-run": [{ exit: 0, stderr: "Performing move...\nDiscovering Cluster API objects\nMoving Cluster API objects Clusters=0\nMoving Cluster API objects ClusterClasses=0" }] } });
         const r = await w.run("pivot", envFor(w));
         assertFailureMessage(r, /clusterctl move --dry-run -n fleet-system does not list Cluster fleet-system\/mgmt: the move would silently move nothing/, /check CLUSTER_NAME\/CLUSTER_NAMESPACE/);
@@ -236,7 +237,7 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("backup: encrypted with age for the recipient, plaintext removed, the .tar.age path printed", async () => {
+    cell("backup: encrypted with age for the recipient, plaintext removed, the .tar.age path printed", async () => {
         const w = ready();
         const r = await w.run("pivot", envFor(w, { FLEET_AGE_RECIPIENT: AGE_RECIPIENT }));
         assert.strictEqual(r.code, 0, r.stderr);
@@ -251,7 +252,7 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("backup: without age installed it says the backup is not encrypted", async () => {
+    cell("backup: without age installed it says the backup is not encrypted", async () => {
         const w = new TestWorld({ tools: ["kind", "clusterctl", "kubectl", "docker"] });
         seedManagementReady(w, manifests);
         const r = await w.run("pivot", envFor(w, { FLEET_AGE_RECIPIENT: AGE_RECIPIENT }));
@@ -260,7 +261,7 @@ describe("step pivot", () => {
         assert.ok(fs.statSync(r.stdout.trim()).isDirectory());
     });
 
-    it("after: a Machine rollout on the target during the watch window fails, naming the Machines", async () => {
+    cell("after: a Machine rollout on the target during the watch window fails, naming the Machines", async () => {
         const w = ready({ rolloutAfterMove: true });
         const r = await w.run("pivot", envFor(w, { FLEET_ROLLOUT_WATCH_SECONDS: "3" }));
         assertFailureMessage(r, /Machines of fleet-system\/mgmt changed on the permanent cluster after the move \(added: mgmt-md-0-\S+; removed: mgmt-md-0-\S+\)/, /find out why it rolled out/);
@@ -268,7 +269,7 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    it("the Cluster on neither cluster (management step never ran): stops, naming it", async () => {
+    cell("the Cluster on neither cluster (management step never ran): stops, naming it", async () => {
         const w = new TestWorld();
         seedManagementReady(w, managementManifests({ name: "other", namespace: "elsewhere" }));
         w.seed((world) => {

@@ -1,12 +1,13 @@
 // Fault matrix of the preflight step (stateless: it reads versions, changes nothing).
 import * as assert from "assert";
-import { TestWorld, checkInvariants, assertFailureMessage, invocations } from "./harness";
+import {
+    cell, TestWorld, checkInvariants, assertFailureMessage, invocations } from "./harness";
 
 const REQUIRED = "kind:0.29.0 clusterctl:1.14.0 kubectl:1.31.0 docker:24.0.0";
 const env = { FLEET_REQUIRED_TOOLS: REQUIRED, FLEET_OPTIONAL_TOOLS: "age:1.1.0" };
 
 describe("step preflight", () => {
-    it("fresh: reads every tool's real version output and prints name=version lines", async () => {
+    cell("fresh: reads every tool's real version output and prints name=version lines", async () => {
         const w = new TestWorld();
         const r = await w.run("preflight", env);
         assert.strictEqual(r.code, 0, r.stderr);
@@ -24,7 +25,7 @@ describe("step preflight", () => {
         checkInvariants(w);
     });
 
-    it("already done: a re-run gives the same output and changes nothing", async () => {
+    cell("already done: a re-run gives the same output and changes nothing", async () => {
         const w = new TestWorld();
         const first = await w.run("preflight", env);
         const stateBefore = JSON.stringify(w.state());
@@ -35,7 +36,7 @@ describe("step preflight", () => {
         checkInvariants(w);
     });
 
-    it("interrupted: nothing to resume; a run after a killed run succeeds and cleans the killed run's temp dir", async () => {
+    cell("interrupted: nothing to resume; a run after a killed run succeeds and cleans the killed run's temp dir", async () => {
         const w = new TestWorld({ scenario: { fail: { "kubectl version": [{ times: 1, crash: "kill" }] } } });
         const killed = await w.run("preflight", env);
         assert.strictEqual(killed.signal, "SIGKILL");
@@ -44,7 +45,7 @@ describe("step preflight", () => {
         checkInvariants(w);
     });
 
-    it("transient: Docker not reachable fails with how to fix it; once Docker is up the re-run passes", async () => {
+    cell("transient: Docker not reachable fails with how to fix it; once Docker is up the re-run passes", async () => {
         const w = new TestWorld({ scenario: { dockerUnreachable: true } });
         const r = await w.run("preflight", env);
         assertFailureMessage(r, /docker: Docker is not reachable: Cannot connect to the Docker daemon at unix:\/\/\/var\/run\/docker.sock/, /fix the tools listed above, then run pulumi up -s local/);
@@ -55,7 +56,7 @@ describe("step preflight", () => {
         checkInvariants(w);
     });
 
-    it("permanent: ONE message lists every missing, too old and unreachable tool with how to install it", async () => {
+    cell("permanent: ONE message lists every missing, too old and unreachable tool with how to install it", async () => {
         const w = new TestWorld({ tools: ["clusterctl", "kubectl", "docker"], scenario: { versions: { clusterctl: "1.9.3" }, dockerUnreachable: true } });
         const r = await w.run("preflight", env);
         assertFailureMessage(r, /preflight found 3 problem\(s\)/, /fix the tools listed above/);
@@ -68,7 +69,7 @@ describe("step preflight", () => {
         checkInvariants(w);
     });
 
-    it("optional tools: missing is a note, too old is a problem", async () => {
+    cell("optional tools: missing is a note, too old is a problem", async () => {
         const w = new TestWorld({ tools: ["kind", "clusterctl", "kubectl", "docker"] });
         const r = await w.run("preflight", env);
         assert.strictEqual(r.code, 0, r.stderr);
@@ -79,7 +80,7 @@ describe("step preflight", () => {
         assert.strictEqual(invocations(r2, "age", "--version").length, 1);
     });
 
-    it("rejects a malformed tool list with a message naming the variable", async () => {
+    cell("rejects a malformed tool list with a message naming the variable", async () => {
         const w = new TestWorld();
         const r = await w.run("preflight", { FLEET_REQUIRED_TOOLS: "kind kubectl:1.31.0" });
         assertFailureMessage(r, /'kind' in FLEET_REQUIRED_TOOLS is not name:minVersion/, /fix the tools/);

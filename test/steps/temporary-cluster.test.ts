@@ -1,6 +1,7 @@
 // Fault matrices of temporary-cluster-create and temporary-cluster-delete.
 import * as assert from "assert";
 import {
+    cell,
     KIND, MGMT, MGMT_NS, TestWorld, assertFailureMessage, checkInvariants, invocations, seedManagementReady, seedTemporaryWithProviders,
 } from "./harness";
 import { managementManifests } from "../fakes/world";
@@ -19,7 +20,7 @@ const createEnv = { KIND_CLUSTER_NAME: KIND, KIND_NODE_IMAGE: "kindest/node:v1.3
 const deleteEnv = { KIND_CLUSTER_NAME: KIND };
 
 describe("step temporary-cluster-create", () => {
-    it("fresh: creates the kind cluster with --config/--kubeconfig files under the state dir and prints its kubeconfig", async () => {
+    cell("fresh: creates the kind cluster with --config/--kubeconfig files under the state dir and prints its kubeconfig", async () => {
         const w = new TestWorld();
         const r = await w.run("temporary-cluster-create", createEnv);
         assert.strictEqual(r.code, 0, r.stderr);
@@ -35,7 +36,7 @@ describe("step temporary-cluster-create", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 
-    it("already done: a re-run adopts the existing cluster (no kind create) and prints the same kubeconfig", async () => {
+    cell("already done: a re-run adopts the existing cluster (no kind create) and prints the same kubeconfig", async () => {
         const w = new TestWorld();
         const first = await w.run("temporary-cluster-create", createEnv);
         const second = await w.run("temporary-cluster-create", createEnv);
@@ -46,7 +47,7 @@ describe("step temporary-cluster-create", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 
-    it("interrupted after kind created the cluster (step killed): the re-run adopts it", async () => {
+    cell("interrupted after kind created the cluster (step killed): the re-run adopts it", async () => {
         const w = new TestWorld({ scenario: { fail: { "kind create cluster": [{ times: 1, crash: "after-create", kill: true }] } } });
         const killed = await w.run("temporary-cluster-create", createEnv);
         assert.strictEqual(killed.signal, "SIGKILL");
@@ -58,7 +59,7 @@ describe("step temporary-cluster-create", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 
-    it("transient: a known transient create error deletes the half-created cluster and retries once", async () => {
+    cell("transient: a known transient create error deletes the half-created cluster and retries once", async () => {
         const w = new TestWorld({
             scenario: {
                 fail: {
@@ -78,7 +79,7 @@ describe("step temporary-cluster-create", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 
-    it("permanent: a non-transient create error leaves no half-created cluster and says how to resume", async () => {
+    cell("permanent: a non-transient create error leaves no half-created cluster and says how to resume", async () => {
         const w = new TestWorld({
             scenario: { fail: { "kind create cluster": [{ crash: "half-created", stderr: 'ERROR: failed to create cluster: command "docker run --name fleet-local-control-plane ..." failed with error: exit status 125\nCommand Output: docker: Error response from daemon: driver failed programming external connectivity: Bind for 127.0.0.1:6443 failed: port is already allocated.' }] } },
         });
@@ -90,7 +91,7 @@ describe("step temporary-cluster-create", () => {
         checkInvariants(w);
     });
 
-    it("permanent: an adopted cluster whose API server does not answer is reported, not silently used", async () => {
+    cell("permanent: an adopted cluster whose API server does not answer is reported, not silently used", async () => {
         const w = new TestWorld();
         w.seed((world) => { world.createKindCluster(KIND).reachable = false; });
         const r = await w.run("temporary-cluster-create", createEnv);
@@ -98,7 +99,7 @@ describe("step temporary-cluster-create", () => {
         checkInvariants(w);
     });
 
-    it("permanent: Docker down is reported once, nothing created", async () => {
+    cell("permanent: Docker down is reported once, nothing created", async () => {
         const w = new TestWorld({ scenario: { dockerUnreachable: true } });
         const r = await w.run("temporary-cluster-create", createEnv);
         assertFailureMessage(r, /cannot list kind clusters: .*Cannot connect to the Docker daemon/, /make sure Docker is running, then run pulumi up -s local/);
@@ -107,7 +108,7 @@ describe("step temporary-cluster-create", () => {
 });
 
 describe("step temporary-cluster-delete", () => {
-    it("fresh: deletes an empty temporary cluster (explicit --kubeconfig, ~/.kube untouched)", async () => {
+    cell("fresh: deletes an empty temporary cluster (explicit --kubeconfig, ~/.kube untouched)", async () => {
         const w = new TestWorld();
         seedTemporaryWithProviders(w);
         const r = await w.run("temporary-cluster-delete", deleteEnv);
@@ -120,7 +121,7 @@ describe("step temporary-cluster-delete", () => {
         checkInvariants(w);
     });
 
-    it("already done: the cluster is gone, the step says so and exits 0 without kind delete", async () => {
+    cell("already done: the cluster is gone, the step says so and exits 0 without kind delete", async () => {
         const w = new TestWorld();
         const r = await w.run("temporary-cluster-delete", deleteEnv);
         assert.strictEqual(r.code, 0, r.stderr);
@@ -129,7 +130,7 @@ describe("step temporary-cluster-delete", () => {
         checkInvariants(w);
     });
 
-    it("no Cluster API CRDs at all counts as no Clusters", async () => {
+    cell("no Cluster API CRDs at all counts as no Clusters", async () => {
         const w = new TestWorld();
         w.seed((world) => world.createKindCluster(KIND));
         const r = await w.run("temporary-cluster-delete", deleteEnv);
@@ -139,7 +140,7 @@ describe("step temporary-cluster-delete", () => {
         checkInvariants(w);
     });
 
-    it("interlock: refuses while the cluster holds a Cluster (pivot not verified), naming it; nothing deleted", async () => {
+    cell("interlock: refuses while the cluster holds a Cluster (pivot not verified), naming it; nothing deleted", async () => {
         const w = new TestWorld();
         seedManagementReady(w, managementManifests({ name: MGMT, namespace: MGMT_NS }));
         const r = await w.run("temporary-cluster-delete", deleteEnv);
@@ -149,7 +150,7 @@ describe("step temporary-cluster-delete", () => {
         checkInvariants(w);
     });
 
-    it("transient: a refused connection is retried, then the interlock check and delete proceed", async () => {
+    cell("transient: a refused connection is retried, then the interlock check and delete proceed", async () => {
         const w = new TestWorld({ scenario: { fail: { "kubectl get clusters.cluster.x-k8s.io": [{ times: 2, stderr: "The connection to the server 127.0.0.1:40001 was refused - did you specify the right host or port?" }] } } });
         seedTemporaryWithProviders(w);
         const r = await w.run("temporary-cluster-delete", deleteEnv);
@@ -159,7 +160,7 @@ describe("step temporary-cluster-delete", () => {
         checkInvariants(w);
     });
 
-    it("permanent: an API server that never answers means it cannot verify: refuses, cluster kept", async () => {
+    cell("permanent: an API server that never answers means it cannot verify: refuses, cluster kept", async () => {
         const w = new TestWorld({ scenario: { unreachable: [KIND] } });
         seedManagementReady(w, managementManifests({ name: MGMT, namespace: MGMT_NS }));
         const r = await w.run("temporary-cluster-delete", deleteEnv);
@@ -168,7 +169,7 @@ describe("step temporary-cluster-delete", () => {
         checkInvariants(w);
     });
 
-    it("interrupted while kind deleted the nodes (step killed): the re-run finishes, trusting its own earlier verification", async () => {
+    cell("interrupted while kind deleted the nodes (step killed): the re-run finishes, trusting its own earlier verification", async () => {
         const w = new TestWorld({ scenario: { fail: { "kind delete cluster": [{ times: 1, crash: "partial", kill: true }] } } });
         seedTemporaryWithProviders(w);
         const killed = await w.run("temporary-cluster-delete", deleteEnv);
