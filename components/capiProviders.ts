@@ -20,6 +20,8 @@ export interface CapiProvidersArgs {
     variables?: Record<string, pulumi.Input<string>>;
     /** Schedule CAPA's controller on control-plane nodes, where the `controllers.` instance profile is. */
     capaControllersOnControlPlane?: boolean;
+    /** Install again when any of these change: the identity of the target cluster (a recreated kind cluster is empty). */
+    rerunWhen?: pulumi.Input<unknown>[];
 }
 
 const pin = /^[a-z0-9-]+:v\d+\.\d+\.\d+$/;
@@ -51,7 +53,7 @@ export class CapiProviders extends pulumi.ComponentResource {
             CAPI_ADDON: args.providers.addon,
             ...(args.capaControllersOnControlPlane ? { CAPA_CONTROLLERS_ON_CONTROL_PLANE: "true" } : {}),
         };
-        const init = stepCommand(`${name}-clusterctl-init`, { environment: args.environment, step: "capi-providers", variables }, childOf(this, opts));
+        const init = stepCommand(`${name}-clusterctl-init`, { environment: args.environment, step: "capi-providers", variables, rerunWhen: args.rerunWhen }, childOf(this, opts));
         this.inventory = init.stdout;
         this.registerOutputs({ inventory: this.inventory });
     }

@@ -17,6 +17,8 @@ export interface StepCommandArgs {
     stdin?: pulumi.Input<string>;
     /** The step prints a credential on stdout: never log it and keep it a secret output. */
     secretOutput?: boolean;
+    /** Run the step again (as a replacement) when any of these change, e.g. the cluster it works on was recreated. */
+    rerunWhen?: pulumi.Input<unknown>[];
 }
 
 export function stepCommand(name: string, args: StepCommandArgs, opts: pulumi.CustomResourceOptions): command.local.Command {
@@ -30,6 +32,7 @@ export function stepCommand(name: string, args: StepCommandArgs, opts: pulumi.Cu
             environment: { ...common, ...args.variables },
             stdin: args.stdin,
             logging: args.secretOutput ? "stderr" : "stdoutAndStderr",
+            triggers: args.rerunWhen,
         },
         { ...opts, additionalSecretOutputs: args.secretOutput ? ["stdout"] : [] },
     );

@@ -21,21 +21,26 @@ trap 'rm -rf -- "$tmp"' EXIT
 lib_lines=$(wc -l <"$steps/lib.sh")
 findings="$tmp/findings"
 : >"$findings"
-checked=0
+combined=()
 for script in "$steps"/*.sh; do
   name=$(basename "$script")
   [[ $name == lib.sh ]] && continue
-  combined="$tmp/${name%.sh}.combined.sh"
-  { cat "$steps/lib.sh"; printf '\n'; cat "$script"; } >"$combined"
-  checked=$((checked + 1))
-  # gcc format: <file>:<line>:<column>: <level>: <message> [SCxxxx]
-  shellcheck --shell=bash --severity=style --external-sources --format=gcc "$combined" >"$tmp/out" 2>&1 || true
+  { cat "$steps/lib.sh"; printf '\n'; cat "$script"; } >"$tmp/$name"
+  combined+=("$tmp/$name")
+done
+checked=${#combined[@]}
+
+if ((checked > 0)); then
+  # One shellcheck process for all scripts; gcc format: <file>:<line>:<column>: <level>: <message> [SCxxxx]
+  shellcheck --shell=bash --severity=style --external-sources --format=gcc "${combined[@]}" >"$tmp/out" 2>&1 || true
   while IFS= read -r finding; do
     [[ -z $finding ]] && continue
-    rest=${finding#"$combined":}
+    file=${finding%%:*}
+    rest=${finding#*:}
     line=${rest%%:*}
     tail=${rest#*:}
-    if [[ ! $line =~ ^[0-9]+$ ]]; then
+    name=$(basename "$file")
+    if [[ $file != "$tmp/"* || ! $line =~ ^[0-9]+$ ]]; then
       printf '%s\n' "$finding" >>"$findings"
     elif ((line <= lib_lines)); then
       printf 'steps/lib.sh:%s:%s\n' "$line" "$tail" >>"$findings"
@@ -43,7 +48,7 @@ for script in "$steps"/*.sh; do
       printf 'steps/%s:%s:%s (as concatenated after lib.sh)\n' "$name" "$((line - lib_lines - 1))" "$tail" >>"$findings"
     fi
   done <"$tmp/out"
-done
+fi
 
 if ((checked == 0)); then
   echo "scripts/shellcheck.sh: no step scripts found in $steps" >&2

@@ -106,7 +106,14 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
         : {};
     const temporaryProviders = new CapiProviders(
         "temporary-providers",
-        { environment: env, target: { kind: "temporary", kindClusterName: temporary.clusterName }, providers: pins, variables: bootstrapCredentials },
+        {
+            environment: env,
+            target: { kind: "temporary", kindClusterName: temporary.clusterName },
+            providers: pins,
+            variables: bootstrapCredentials,
+            // A recreated kind cluster (e.g. `--replace` after it vanished with another machine) starts empty.
+            rerunWhen: [temporary.cluster.id],
+        },
         // Lives inside kind: deleting kind deletes it, destroy never calls into a dead cluster.
         { ...child, dependsOn: [temporary, ...(iam ? [iam] : [])], deletedWith: temporary.cluster },
     );

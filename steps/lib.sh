@@ -315,9 +315,9 @@ fleet_version_ge() {
   return 0
 }
 
-# fleet_extract_version <text>: prints the first x.y.z in text (without a leading v).
+# fleet_extract_version <text>: prints the first x.y.z (or x.y) in text, without a leading v.
 fleet_extract_version() {
-  if [[ $1 =~ v?([0-9]+\.[0-9]+\.[0-9]+) ]]; then
+  if [[ $1 =~ ([0-9]+\.[0-9]+(\.[0-9]+)?) ]]; then
     printf '%s' "${BASH_REMATCH[1]}"
   fi
 }

@@ -59,7 +59,7 @@ mc_read_kubeconfig_secret() {
       "the management cluster objects are on the $where; nothing was deleted" "$FLEET_RESUME"
   fi
   if [[ -z $FLEET_OUT ]]; then return 1; fi
-  if ! printf '%s' "$FLEET_OUT" | base64 -d >"$mc_out" 2>/dev/null || [[ ! -s $mc_out ]]; then
+  if ! printf '%s' "$FLEET_OUT" | base64 --decode >"$mc_out" 2>/dev/null || [[ ! -s $mc_out ]]; then
     fleet_fail "Secret $CLUSTER_NAMESPACE/$CLUSTER_NAME-kubeconfig on the $where does not hold a base64 kubeconfig in data.value" \
       "the management cluster objects are on the $where; nothing was deleted" "$FLEET_RESUME"
   fi

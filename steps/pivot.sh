@@ -61,22 +61,28 @@ fleet_secret_file "$pv_dst" FLEET_TARGET_KUBECONFIG
 
 # ------------------------------------------------------------------ helpers
 
-# pv_cluster <kubeconfig>: sets PV_PRESENT (0/1) and PV_PAUSED (0/1) for Cluster $pv_id.
+# pv_cluster <kubeconfig>: reads Cluster $pv_id: PV_PRESENT (0/1), PV_PAUSED (0/1), PV_INFRA
+# (status.initialization.infrastructureProvisioned) and PV_CPI (ControlPlaneInitialized status).
 # Returns 1 when the cluster cannot be read (FLEET_ERR says why).
 PV_PRESENT=0
 PV_PAUSED=0
+PV_INFRA=""
+PV_CPI=""
 pv_cluster() {
-  local rc=0
+  local rc=0 name paused
   PV_PRESENT=0
   PV_PAUSED=0
+  PV_INFRA=""
+  PV_CPI=""
   fleet_k "$1" get clusters.cluster.x-k8s.io "$CLUSTER_NAME" -n "$CLUSTER_NAMESPACE" --ignore-not-found \
-    -o 'jsonpath={.metadata.name}{" "}{.spec.paused}' || rc=$?
+    -o 'jsonpath={.metadata.name}{"|"}{.spec.paused}{"|"}{.status.initialization.infrastructureProvisioned}{"|"}{.status.conditions[?(@.type=="ControlPlaneInitialized")].status}' || rc=$?
   if ((rc != 0)); then
     if fleet_no_resource_type "$FLEET_ERR"; then return 0; fi
     return 1
   fi
-  if [[ -n ${FLEET_OUT// /} ]]; then PV_PRESENT=1; fi
-  if [[ $FLEET_OUT == *" true" ]]; then PV_PAUSED=1; fi
+  IFS='|' read -r name paused PV_INFRA PV_CPI <<<"$FLEET_OUT"
+  if [[ -n $name ]]; then PV_PRESENT=1; fi
+  if [[ $paused == true ]]; then PV_PAUSED=1; fi
   return 0
 }
 
@@ -170,7 +176,7 @@ pv_where() {
 pv_probe() {
   local kc=$1 label=$2 round i failures last="" rc ms interval
   ms=$((FLEET_POLL * 50))
-  interval="$((ms / 1000)).$((ms % 1000 / 100))"
+  printf -v interval '%d.%03d' $((ms / 1000)) $((ms % 1000))
   for round in 1 2 3; do
     failures=0
     for ((i = 1; i <= pv_probes; i++)); do
@@ -202,10 +208,6 @@ pv_latest_backup() {
 }
 
 # ------------------------------------------------------------------ where are the objects?
-if ! fleet_k "$pv_dst" get namespace kube-system -o name; then
-  fleet_fail "the permanent cluster's API server does not answer: $(last_error_line "$FLEET_ERR")" \
-    "nothing was moved" "make the permanent cluster reachable, then run $FLEET_RESUME"
-fi
 pv_kind=0
 fleet_kind_kubeconfig "$KIND_CLUSTER_NAME" "$pv_src" || pv_kind=$?
 if ((pv_kind == 2)); then
@@ -213,12 +215,15 @@ if ((pv_kind == 2)); then
     "nothing was moved" "make sure Docker is running, then run $FLEET_RESUME"
 fi
 if ! pv_cluster "$pv_dst"; then
-  fleet_fail "cannot read Cluster $pv_id on the permanent cluster: $(last_error_line "$FLEET_ERR")" "nothing was moved" "$FLEET_RESUME"
+  fleet_fail "cannot read Cluster $pv_id on the permanent cluster (its API server must answer): $(last_error_line "$FLEET_ERR")" \
+    "nothing was moved" "make the permanent cluster reachable, then run $FLEET_RESUME"
 fi
 pv_on_dst=$PV_PRESENT
 pv_dst_paused=$PV_PAUSED
 pv_on_src=0
 pv_src_paused=0
+pv_src_infra=""
+pv_src_cpi=""
 if ((pv_kind == 0)); then
   if ! pv_cluster "$pv_src"; then
     fleet_fail "cannot read Cluster $pv_id on the $pv_src_name: $(last_error_line "$FLEET_ERR")" "nothing was moved" \
@@ -226,6 +231,8 @@ if ((pv_kind == 0)); then
   fi
   pv_on_src=$PV_PRESENT
   pv_src_paused=$PV_PAUSED
+  pv_src_infra=$PV_INFRA
+  pv_src_cpi=$PV_CPI
 fi
 
 if ((pv_on_src == 0 && pv_on_dst == 1)); then
@@ -302,19 +309,28 @@ if ((${#pv_provider_problems[@]} > 0)); then
 fi
 fleet_log "the permanent cluster has every provider of the temporary cluster at the same or a newer version"
 
-# Nothing provisioning.
+# Nothing provisioning (the first check uses the Cluster as read above).
 fleet_wait_begin "$pv_timeout"
+pv_first=1
 while :; do
-  pv_rc=0
-  fleet_k "$pv_src" get clusters.cluster.x-k8s.io "$CLUSTER_NAME" -n "$CLUSTER_NAMESPACE" \
-    -o 'jsonpath={.status.initialization.infrastructureProvisioned}{" "}{.status.conditions[?(@.type=="ControlPlaneInitialized")].status}' || pv_rc=$?
-  pv_pending=""
-  if ((pv_rc != 0)); then
-    pv_pending="cannot read the Cluster: $(last_error_line "$FLEET_ERR")"
+  pv_read=0
+  if ((pv_first)); then
+    pv_first=0
+  elif pv_cluster "$pv_src"; then
+    pv_src_infra=$PV_INFRA
+    pv_src_cpi=$PV_CPI
+    if ((PV_PRESENT == 0)); then pv_read=2; fi
   else
-    read -r pv_infra pv_cpi <<<"$FLEET_OUT"
-    if [[ ${pv_infra:-} != true ]]; then pv_pending+="infrastructure not provisioned; "; fi
-    if [[ ${pv_cpi:-} != True ]]; then pv_pending+="ControlPlaneInitialized is ${pv_cpi:-not reported}; "; fi
+    pv_read=1
+  fi
+  pv_pending=""
+  if ((pv_read == 1)); then
+    pv_pending="cannot read the Cluster: $(last_error_line "$FLEET_ERR")"
+  elif ((pv_read == 2)); then
+    fleet_fail "Cluster $pv_id disappeared from the $pv_src_name while waiting for it to finish provisioning" "$(pv_where)" "$FLEET_RESUME"
+  else
+    if [[ ${pv_src_infra:-} != true ]]; then pv_pending+="infrastructure not provisioned; "; fi
+    if [[ ${pv_src_cpi:-} != True ]]; then pv_pending+="ControlPlaneInitialized is ${pv_src_cpi:-not reported}; "; fi
     if ! pv_machines "$pv_src"; then
       pv_pending+="cannot read Machines: $(last_error_line "$FLEET_ERR"); "
     elif ((PV_MACHINE_COUNT == 0)); then
@@ -332,9 +348,19 @@ while :; do
   fleet_wait_sleep
 done
 fleet_log "Cluster $pv_id is provisioned: infrastructure provisioned, control plane initialized, $PV_MACHINE_COUNT Machine(s) with a node"
+# The Machines now: none may appear or go after the move.
+pv_recorded=$PV_MACHINES
 
 # No GitOps agent on the temporary cluster may race the move.
+pv_rc=0
+fleet_k "$pv_src" get customresourcedefinitions kustomizations.kustomize.toolkit.fluxcd.io helmreleases.helm.toolkit.fluxcd.io \
+  --ignore-not-found -o name || pv_rc=$?
+if ((pv_rc != 0)); then
+  fleet_fail "cannot look up the Flux CRDs on the $pv_src_name: $(last_error_line "$FLEET_ERR")" "nothing was moved" "$FLEET_RESUME"
+fi
+pv_flux_crds=$FLEET_OUT
 for pv_res in kustomizations.kustomize.toolkit.fluxcd.io helmreleases.helm.toolkit.fluxcd.io; do
+  if [[ $pv_flux_crds != *"/$pv_res"* ]]; then continue; fi
   pv_rc=0
   fleet_k "$pv_src" get "$pv_res" --all-namespaces -o 'jsonpath={range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{" "}{.spec.suspend}{"\n"}{end}' || pv_rc=$?
   if ((pv_rc != 0)); then
@@ -415,11 +441,6 @@ else
   fleet_log "note: no age recipient configured, so the backup is NOT encrypted"
 fi
 
-# Record the Machines: none may appear or go after the move.
-if ! pv_machines "$pv_src"; then
-  fleet_fail "cannot list the Machines of $pv_id on the $pv_src_name: $(last_error_line "$FLEET_ERR")" "nothing was moved; backup: $pv_location" "$FLEET_RESUME"
-fi
-pv_recorded=$PV_MACHINES
 fleet_log "Machines before the move: $(printf '%s' "$pv_recorded" | tr '\n' ' ')"
 
 # ------------------------------------------------------------------ move

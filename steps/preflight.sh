@@ -119,5 +119,7 @@ if ((${#pf_problems[@]} > 0)); then
   fleet_fail "$pf_message" "nothing was created or changed" "fix the tools listed above, then run $FLEET_RESUME"
 fi
 
-fleet_log "all required tools found: ${pf_found[*]}"
-printf '%s\n' "${pf_found[@]}"
+fleet_log "all required tools found: ${pf_found[*]:-none}"
+for pf_line in ${pf_found[@]+"${pf_found[@]}"}; do
+  printf '%s\n' "$pf_line"
+done

@@ -10,9 +10,12 @@
 # naming them, nothing deleted. If the API server does not answer the step refuses too, unless a
 # previous run of this step verified the cluster empty and was interrupted while deleting it
 # (marker file $STATE_DIR/kind-delete-verified.<name>).
-# Stdout: nothing.
+# Stdout: nothing. Failure messages say to resume with `pulumi destroy -s $FLEET_ENV` unless
+# FLEET_RESUME_COMMAND says otherwise (e.g. when the program deletes it during `pulumi up`).
 
 fleet_step temporary-cluster-delete
+# This step normally runs on `pulumi destroy` (the delete of the temporary cluster).
+if [[ -z ${FLEET_RESUME_COMMAND:-} ]]; then FLEET_RESUME="pulumi destroy -s $FLEET_ENV"; fi
 
 : "${KIND_CLUSTER_NAME:?KIND_CLUSTER_NAME must name the kind cluster}"
 tcd_name=$KIND_CLUSTER_NAME
@@ -54,7 +57,7 @@ if ((tcd_kc == 0)); then
       fleet_fail "refusing to delete kind cluster '$tcd_name': it still holds Cluster API Cluster(s) ${tcd_held[*]}.
 The pivot is not verified: deleting it now would lose the only copy of their definitions (CA keys included)." \
         "kind cluster '$tcd_name' and its Clusters are untouched" \
-        "finish the pivot with $FLEET_RESUME (the pivot step runs clusterctl move), or move them yourself: kind get kubeconfig --name $tcd_name > kind.kubeconfig; clusterctl move --kubeconfig kind.kubeconfig --to-kubeconfig <permanent kubeconfig> -n <namespace>; then run pulumi destroy -s $FLEET_ENV again"
+        "finish the pivot with pulumi up -s $FLEET_ENV (the pivot step runs clusterctl move), or move them yourself: kind get kubeconfig --name $tcd_name > kind.kubeconfig; clusterctl move --kubeconfig kind.kubeconfig --to-kubeconfig <permanent kubeconfig> -n <namespace>; then run $FLEET_RESUME again"
     fi
     tcd_verified=1
   elif fleet_no_resource_type "$FLEET_ERR"; then

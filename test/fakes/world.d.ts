@@ -135,7 +135,10 @@ export interface LogEntry {
     argv: string[];
     env: string[];
     files: FileArg[];
+    /** The kubeconfig used because none was named (--kubeconfig): $KUBECONFIG or ~/.kube/config. */
     defaultKubeconfig: string | null;
+    /** ~/.kube/config was, or would have been, read or written by this invocation. */
+    homeKubeConfigTouched: boolean;
     stdinBytes: number | null;
     exit: number;
     pid: number;
@@ -151,7 +154,7 @@ export class World {
     server(port: number): ServerState | null;
     serverByName(name: string): ServerState | null;
     createKindCluster(name: string, image?: string): ServerState;
-    deleteKindCluster(name: string): boolean;
+    deleteKindCluster(name: string, event?: "kind-delete" | "kind-vanished"): boolean;
     kubeconfigFor(srv: ServerState): string;
     K(kind: string, group?: string): KindInfo;
     get(srv: ServerState, info: KindInfo, ns: string, name: string): K8sObj | null;

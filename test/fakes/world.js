@@ -18,6 +18,7 @@
 const fs = require('fs');
 const path = require('path');
 
+const START_MS = Date.now();
 const DEFAULT_VERSIONS = { kind: '0.29.0', clusterctl: '1.14.0', kubectl: '1.33.1', docker: '28.1.1', age: '1.2.1' };
 const CERT_MANAGER_VERSION = 'v1.18.2';
 
@@ -39,6 +40,7 @@ const KINDS = [
   K('ConfigMap', '', 'v1', 'configmaps', { short: ['cm'] }),
   K('Node', '', 'v1', 'nodes', { namespaced: false, short: ['no'] }),
   K('Deployment', 'apps', 'v1', 'deployments', { short: ['deploy'] }),
+  K('CustomResourceDefinition', 'apiextensions.k8s.io', 'v1', 'customresourcedefinitions', { namespaced: false, short: ['crd', 'crds'] }),
   K('Cluster', 'cluster.x-k8s.io', 'v1beta2', 'clusters', { provider: 'cluster-api', short: ['cl'], served: V12 }),
   K('ClusterClass', 'cluster.x-k8s.io', 'v1beta2', 'clusterclasses', { provider: 'cluster-api', short: ['cc'], served: V12 }),
   K('Machine', 'cluster.x-k8s.io', 'v1beta2', 'machines', { provider: 'cluster-api', short: ['ma'], served: V12 }),
@@ -145,7 +147,7 @@ class World {
 
   save() {
     const tmp = `${this.statePath}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(this.st, null, 1));
+    fs.writeFileSync(tmp, JSON.stringify(this.st));
     fs.renameSync(tmp, this.statePath);
   }
 
@@ -274,12 +276,24 @@ class World {
     return obj;
   }
 
+  // CustomResourceDefinitions are derived from what is installed (never stored).
+  crdObjects(srv) {
+    return KINDS.filter((k) => k.provider !== null && this.installed(srv, k)).map((k) => ({
+      apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
+      metadata: { name: `${k.plural}.${k.group}`, labels: k.provider === 'flux' ? {} : { 'clusterctl.cluster.x-k8s.io': '', 'cluster.x-k8s.io/provider': k.provider } },
+      spec: { group: k.group, names: { kind: k.kind, plural: k.plural }, scope: k.namespaced ? 'Namespaced' : 'Cluster', versions: k.served.map((v) => ({ name: v, served: true, storage: v === k.version })) },
+      status: { conditions: [{ type: 'Established', status: 'True' }] },
+    }));
+  }
+
   get(srv, info, ns, name) {
+    if (info.kind === 'CustomResourceDefinition') return this.crdObjects(srv).find((c) => c.metadata.name === name) || null;
     const bucket = srv.objects[kindId(info)] || {};
     return bucket[okey(info.namespaced ? ns : '', name)] || null;
   }
 
   list(srv, info, ns) {
+    if (info.kind === 'CustomResourceDefinition') return this.crdObjects(srv);
     const bucket = srv.objects[kindId(info)] || {};
     return Object.values(bucket)
       .filter((o) => ns === undefined || !info.namespaced || o.metadata.namespace === ns)
@@ -302,12 +316,14 @@ class World {
     return srv;
   }
 
-  deleteKindCluster(name) {
+  // event 'kind-delete' is `kind delete cluster`; tests use 'kind-vanished' for a cluster that is
+  // simply not on this machine (created on another one, or lost with a Docker reset).
+  deleteKindCluster(name, event = 'kind-delete') {
     const rec = this.st.kind[name];
     if (!rec) return false;
     const srv = this.server(rec.port);
     const held = srv ? this.list(srv, this.K('Cluster', 'cluster.x-k8s.io')).map((c) => okey(c.metadata.namespace, c.metadata.name)) : [];
-    this.record({ event: 'kind-delete', name, heldClusters: held });
+    this.record({ event, name, heldClusters: held });
     if (srv) delete this.st.servers[String(srv.port)];
     delete this.st.kind[name];
     this.st.docker.containers = this.st.docker.containers.filter((c) => c.labels['io.x-k8s.kind.cluster'] !== name);
@@ -698,12 +714,15 @@ function defaultKubeconfigPath() {
 function logInvocation(entry) {
   const p = process.env.FAKE_LOG;
   if (!p) return;
+  const homeConfig = path.join(process.env.HOME || '/nonexistent-home', '.kube', 'config');
   const line = {
     tool: entry.tool,
     argv: entry.argv,
     env: Object.keys(process.env).sort(),
     files: entry.files || [],
     defaultKubeconfig: entry.defaultKubeconfig || null,
+    // ~/.kube/config was (or would have been) read or written by this invocation.
+    homeKubeConfigTouched: entry.defaultKubeconfig === homeConfig || (fs.existsSync(homeConfig) && fs.statSync(homeConfig).mtimeMs >= START_MS),
     stdinBytes: entry.stdinBytes === undefined ? null : entry.stdinBytes,
     exit: entry.exit,
     pid: process.pid,

@@ -149,7 +149,7 @@ export class TestWorld {
             FLEET_ENV: this.envName,
             FLEET_STEP: step,
             FLEET_POLL_SECONDS: "0",
-            FLEET_API_PROBES: "2",
+            FLEET_API_PROBES: "1",
             FLEET_ROLLOUT_WATCH_SECONDS: "0",
             KUBECONFIG: path.join(this.home, "trap-kubeconfig"),
             FAKE_STATE: this.statePath,
@@ -252,6 +252,7 @@ export function checkInvariants(w: TestWorld, opts: InvariantOptions = {}): void
         for (const s of secrets) assert.ok(!argv.includes(s), `a secret value appears on the command line of ${entry.tool}: ${argv}`);
         assert.ok(!entry.env.includes("KUBECONFIG"), `${entry.tool} ${argv} was run with KUBECONFIG set`);
         assert.strictEqual(entry.defaultKubeconfig, null, `${entry.tool} ${argv} used the default kubeconfig ${entry.defaultKubeconfig}`);
+        assert.strictEqual(entry.homeKubeConfigTouched, false, `${entry.tool} ${argv} touched ~/.kube/config`);
         for (const f of entry.files) {
             if (f.flag === "--to-directory") {
                 assert.ok(f.path.startsWith(path.join(w.envDir, "move-backup") + path.sep), `backup dir ${f.path} is under the state dir`);
@@ -317,13 +318,13 @@ export function invocations(r: RunResult, tool: string, ...words: string[]): Log
 
 // ------------------------------------------------------------------------------------------
 // Cells: `cell(name, fn)` is `it(name, fn)`, except that when the first cell of a describe block
-// starts, every cell of that block starts too, in a pool as wide as the machine's cores (each
+// starts, every cell of that block starts too, in a pool one wider than the machine has cores (each
 // cell has its own world, so they are independent); each `it` then awaits its own cell. Failures
 // still surface in the right test. This keeps the fake-CLI-heavy matrix fast on two cores.
 type CellFn = () => Promise<void>;
 interface Block { cells: { name: string; fn: CellFn; promise?: Promise<void> }[]; started: boolean }
 const blocks = new Map<Mocha.Suite, Block>();
-const width = Math.max(2, os.cpus().length);
+const width = Number(process.env.FLEET_TEST_WIDTH) || os.cpus().length + 1;
 let running = 0;
 const waiting: (() => void)[] = [];
 async function slot<T>(fn: () => Promise<T>): Promise<T> {
@@ -337,10 +338,28 @@ async function slot<T>(fn: () => Promise<T>): Promise<T> {
     }
 }
 
+// scripts/shellcheck.sh takes a few seconds of one core: it starts with the first cell block and
+// runs beside the cells; the test that checks it awaits this.
+let shellcheckRun: Promise<{ status: number | null; output: string }> | undefined;
+export function shellcheckOnce(): Promise<{ status: number | null; output: string }> {
+    if (!shellcheckRun) {
+        shellcheckRun = new Promise((resolve) => {
+            const child = spawn("bash", [path.join(REPO, "scripts", "shellcheck.sh")], { stdio: ["ignore", "pipe", "pipe"] });
+            let output = "";
+            child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+            child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+            child.on("error", (e) => resolve({ status: null, output: String(e) }));
+            child.on("close", (status) => resolve({ status, output }));
+        });
+    }
+    return shellcheckRun;
+}
+
 export function cell(name: string, fn: CellFn): void {
     const test = it(name, async function () {
         const b = blocks.get(this.test?.parent as Mocha.Suite) as Block;
         if (!b.started) {
+            void shellcheckOnce();
             b.started = true;
             for (const c of b.cells) {
                 c.promise = slot(c.fn);

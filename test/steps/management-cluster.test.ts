@@ -16,7 +16,7 @@ function created(w: TestWorld): number {
 }
 
 describe("step management-cluster", () => {
-    cell("fresh: server-side apply, progress while provisioning, prints the kubeconfig from <name>-kubeconfig", async () => {
+    cell("fresh: server-side apply, progress while provisioning, prints the kubeconfig from <name>-kubeconfig; already done: re-applies harmlessly, same kubeconfig, no second cluster", async () => {
         const w = new TestWorld();
         seedTemporaryWithProviders(w);
         const r = await run(w);
@@ -32,17 +32,10 @@ describe("step management-cluster", () => {
         const cluster = w.kindServer().objects["Cluster.cluster.x-k8s.io"][`${MGMT_NS}/${MGMT}`];
         assert.strictEqual(cluster.metadata.managedFields?.[0].manager, "fleet-bootstrap");
         assert.strictEqual(created(w), 1);
-        checkInvariants(w, { stdoutMayHoldSecrets: true });
-    });
-
-    cell("already done: re-running re-applies harmlessly and prints the same kubeconfig; no second cluster", async () => {
-        const w = new TestWorld();
-        seedTemporaryWithProviders(w);
-        const first = await run(w);
-        const second = await run(w, { PULUMI_COMMAND_STDOUT: first.stdout });
+        const second = await run(w, { PULUMI_COMMAND_STDOUT: r.stdout });
         assert.strictEqual(second.code, 0, second.stderr);
         assert.match(second.stderr, /already on the temporary cluster: re-applying/);
-        assert.strictEqual(second.stdout, first.stdout);
+        assert.strictEqual(second.stdout, r.stdout);
         assert.strictEqual(created(w), 1);
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
@@ -130,13 +123,14 @@ describe("step management-cluster", () => {
         seedManagementReady(w, manifests);
         const previous = w.kubeconfigOf(MGMT);
         w.seed((world) => {
-            world.deleteKindCluster(KIND);
+            world.deleteKindCluster(KIND, "kind-vanished");
             world.seedProviders(world.createKindCluster(KIND), DOCKER_PINS);
         });
         const r = await run(w, { PULUMI_COMMAND_STDOUT: previous });
         assertFailureMessage(r, /holds no Cluster fleet-system\/mgmt, and the temporary cluster does not hold it either/, /clusterctl move --from-directory/);
         assert.strictEqual(invocations(r, "kubectl", "apply").length, 0);
         assert.strictEqual(created(w), 1);
+        checkInvariants(w);
     });
 
     cell("permanent: the temporary cluster is gone and nothing was pivoted: says so plainly", async () => {

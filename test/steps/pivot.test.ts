@@ -47,7 +47,7 @@ const moveCalls = (r: { log: { tool: string; argv: string[] }[] }) =>
     r.log.filter((e) => e.tool === "clusterctl" && e.argv[0] === "move" && !e.argv.includes("--dry-run") && !e.argv.some((a) => a === "--to-directory"));
 
 describe("step pivot", () => {
-    cell("fresh: guards, dry run, 0700 backup, move, verify; prints the backup location", async () => {
+    cell("fresh: guards, dry run, 0700 backup, move, verify; prints the backup location; already done: a second run is a no-op; then the temporary cluster may go", async () => {
         const w = ready();
         const before = machineNames(w.kindServer());
         const r = await w.run("pivot", envFor(w));
@@ -65,35 +65,32 @@ describe("step pivot", () => {
         assert.ok(files.includes(`Cluster_${MGMT_NS}_${MGMT}.yaml`) && files.includes(`Secret_${MGMT_NS}_${MGMT}-ca.yaml`), files.join(" "));
         for (const f of files) assert.strictEqual((fs.statSync(path.join(backup, f)).mode & 0o777).toString(8), "600", f);
         assert.match(r.stderr, /It holds the cluster's CA keys and kubeconfig Secrets/);
-        assert.match(r.stderr, /API server of the temporary cluster \(kind 'fleet-local'\) answered 2 of 2 probes/);
+        assert.match(r.stderr, /API server of the temporary cluster \(kind 'fleet-local'\) answered 1 of 1 probes/);
         assert.match(r.stderr, /the permanent cluster has every provider of the temporary cluster/);
         assert.match(r.stderr, /clusterctl move --dry-run lists Cluster fleet-system\/mgmt/);
         assert.match(r.stderr, /verified: Cluster fleet-system\/mgmt is on the permanent cluster, unpaused, and gone from the temporary cluster/);
-        // The interlock now lets the temporary cluster go.
-        const del = await w.run("temporary-cluster-delete", { KIND_CLUSTER_NAME: KIND });
-        assert.strictEqual(del.code, 0, del.stderr);
-        checkInvariants(w, { secrets: [backup] .filter(() => false) });
-    });
-
-    cell("already done: a second run is a no-op (no clusterctl at all) and prints the backup location", async () => {
-        const w = ready();
-        const first = await w.run("pivot", envFor(w));
         const second = await w.run("pivot", envFor(w));
         assert.strictEqual(second.code, 0, second.stderr);
         assert.strictEqual(second.log.filter((e) => e.tool === "clusterctl").length, 0);
         assert.match(second.stderr, /already pivoted: Cluster fleet-system\/mgmt is on the permanent cluster, unpaused, and not on the temporary cluster; nothing to do/);
-        assert.strictEqual(second.stdout, first.stdout);
+        assert.strictEqual(second.stdout, r.stdout);
+        // The interlock now lets the temporary cluster go.
+        const del = await w.run("temporary-cluster-delete", { KIND_CLUSTER_NAME: KIND });
+        assert.strictEqual(del.code, 0, del.stderr);
         checkInvariants(w);
     });
 
-    cell("already done, temporary cluster deleted since: still a verified no-op", async () => {
+    cell("already done, temporary cluster deleted since (another machine): still a verified no-op, prints the previous location", async () => {
         const w = ready();
-        await w.run("pivot", envFor(w));
-        await w.run("temporary-cluster-delete", { KIND_CLUSTER_NAME: KIND });
-        const r = await w.run("pivot", envFor(w, { PULUMI_COMMAND_STDOUT: "/previous/backup" }));
+        w.seed((world) => {
+            world.seedPivot(world.serverByName(KIND) as ServerState, MGMT_NS);
+            world.deleteKindCluster(KIND, "kind-vanished");
+        });
+        const r = await w.run("pivot", envFor(w, { PULUMI_COMMAND_STDOUT: "/home/ci/.fleet-bootstrap/local/move-backup/20260101T000000Z" }));
         assert.strictEqual(r.code, 0, r.stderr);
         assert.match(r.stderr, /the temporary kind cluster 'fleet-local' no longer exists/);
-        assert.ok(r.stdout.startsWith(path.join(w.envDir, "move-backup")), r.stdout);
+        assert.strictEqual(r.stdout, "/home/ci/.fleet-bootstrap/local/move-backup/20260101T000000Z\n");
+        assert.strictEqual(r.log.filter((e) => e.tool === "clusterctl").length, 0);
         checkInvariants(w);
     });
 
@@ -108,6 +105,18 @@ describe("step pivot", () => {
         assert.strictEqual(r.code, 0, r.stderr);
         assert.match(r.stderr, /on both clusters: an earlier move was interrupted; moving again completes it/);
         assert.match(r.stderr, /paused on the temporary cluster .*: unpausing it before moving/);
+        assert.strictEqual(moveCalls(r).length, 1);
+        assertPivoted(w, before);
+        checkInvariants(w);
+    });
+
+    cell("interrupted after everything was created on the target, before deleting from the source (step killed): the re-run completes it", async () => {
+        const w = ready({ fail: { "clusterctl move": [{ times: 1, notArgv: ["--dry-run", "--to-directory"], crash: "after-create", kill: true }] } });
+        const before = machineNames(w.kindServer());
+        await w.run("pivot", envFor(w));
+        assert.deepStrictEqual(machineNames(w.serverNamed(MGMT)), before, "the target got every Machine");
+        const r = await w.run("pivot", envFor(w));
+        assert.strictEqual(r.code, 0, r.stderr);
         assert.strictEqual(moveCalls(r).length, 1);
         assertPivoted(w, before);
         checkInvariants(w);
@@ -169,12 +178,6 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    cell("the default stability probe is 10 requests per cluster", async () => {
-        const w = ready();
-        const r = await w.run("pivot", envFor(w, { FLEET_API_PROBES: "" }), { env: { FLEET_API_PROBES: undefined } });
-        assert.strictEqual(r.code, 0, r.stderr);
-        assert.strictEqual(invocations(r, "kubectl", "get", "namespace", "kube-system").length, 1 + 10 + 10);
-    });
 
     cell("permanent: a non-transient move failure unpauses the source and names the state and how to resume", async () => {
         const w = ready({ fail: { "clusterctl move": [{ notArgv: ["--dry-run", "--to-directory"], crash: "after-pause", stderr: 'Error: failed to get object graph: failed to discover the object graph: machinesets.cluster.x-k8s.io is forbidden: User "kind-fleet-local" cannot list resource "machinesets"' }] } });
@@ -186,11 +189,13 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
-    cell("guard: providers older or missing on the target: refused before any move", async () => {
+    cell("guard: providers older or missing on the target: refused before any move (after the default 10-request stability probes)", async () => {
         const w = new TestWorld();
         seedManagementReady(w, manifests, { permanentProviders: false });
         w.seed((world) => world.seedProviders(world.serverByName(MGMT) as ServerState, ["CoreProvider/cluster-api:v1.13.0"]));
-        const r = await w.run("pivot", envFor(w));
+        const r = await w.run("pivot", envFor(w), { env: { FLEET_API_PROBES: undefined } });
+        assert.strictEqual(invocations(r, "kubectl", "get", "namespace", "kube-system").length, 10 + 10);
+        assert.match(r.stderr, /answered 10 of 10 probes/);
         assertFailureMessage(r, /the permanent cluster lacks providers the move needs/, /its capi-providers step installs the same pins on the permanent cluster/);
         assert.match(r.stderr, /CoreProvider 'cluster-api' is v1\.13\.0 on the permanent cluster, older than v1\.14\.0 on the temporary cluster/);
         assert.match(r.stderr, /InfrastructureProvider 'docker' \(v1\.14\.0 on the temporary cluster\) is not installed on the permanent cluster/);
@@ -259,6 +264,7 @@ describe("step pivot", () => {
         assert.strictEqual(r.code, 0, r.stderr);
         assert.match(r.stderr, /age is not installed, so the backup is NOT encrypted/);
         assert.ok(fs.statSync(r.stdout.trim()).isDirectory());
+        checkInvariants(w);
     });
 
     cell("after: a Machine rollout on the target during the watch window fails, naming the Machines", async () => {
