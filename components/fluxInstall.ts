@@ -66,24 +66,40 @@ export class FluxInstall extends pulumi.ComponentResource {
             inNamespace,
         );
 
+        // The instance installs the Flux controllers beside the pivot, without a sync: Flux must not apply the
+        // management cluster's definition from Git before the move has brought its objects (a second cluster).
+        const { sync: _sync, ...install } = instance.spec as Record<string, unknown>;
+        const { apiVersion, kind, metadata } = instance;
+        const fluxInstance = new k8s.apiextensions.CustomResource(
+            `${name}-instance`,
+            { apiVersion, kind, metadata, spec: install },
+            // Deleting a FluxInstance deletes Flux's CRDs and every Flux object: never let Pulumi do it.
+            { ...onCluster, retainOnDelete: true, dependsOn: [operator] },
+        );
+
         // sync.name is immutable in the Flux Operator: refuse a change at preview instead of failing the apply.
-        const spec = pulumi.output(args.previousSyncName).apply((previous) => {
+        const syncSpec = pulumi.output(args.previousSyncName).apply((previous) => {
             if (previous && previous !== this.syncName) {
                 throw new pulumi.ResourceError(
                     `FluxInstall ${name}: fleet-bootstrap:fluxSyncName changed from "${previous}" to "${this.syncName}". ` +
                         "The FluxInstance sync name is immutable: changing it would make the operator delete and recreate every Flux object. " +
-                        `Set fluxSyncName back to "${previous}", or migrate deliberately (suspend the instance, see README "Renaming the Flux sync").`,
+                        `Set fluxSyncName back to "${previous}", or migrate deliberately (README, "Renaming the Flux sync").`,
                     this,
                 );
             }
-            return instance.spec;
+            return { sync };
         });
-        const { apiVersion, kind, metadata } = instance;
-        new k8s.apiextensions.CustomResource(
-            `${name}-instance`,
-            { apiVersion, kind, metadata, spec },
-            // Deleting a FluxInstance deletes Flux's CRDs and every Flux object: never let Pulumi do it.
-            { ...onCluster, retainOnDelete: true, dependsOn: [operator, settings, ...secrets, ...(args.syncAfter as pulumi.Resource[])] },
+        // The sync, once the pivot is done and the secrets and settings it uses exist. A field manager of its
+        // own: the instance's apply never owned spec.sync, so re-applying the instance can never remove it.
+        new k8s.apiextensions.CustomResourcePatch(
+            `${name}-sync`,
+            {
+                apiVersion,
+                kind,
+                metadata: { name: metadata.name, namespace: metadata.namespace, annotations: { "pulumi.com/patchFieldManager": "fleet-bootstrap-flux-sync" } },
+                spec: syncSpec,
+            },
+            { ...onCluster, retainOnDelete: true, dependsOn: [fluxInstance, settings, ...secrets, ...(args.syncAfter as pulumi.Resource[])] },
         );
         this.statusCommand = `kubectl --kubeconfig <management kubeconfig> -n ${args.namespace} get fluxinstance flux`;
         this.registerOutputs({ syncName: this.syncName, statusCommand: this.statusCommand });

@@ -245,7 +245,14 @@ function collectManifests(spec: EnvironmentSpec, resources: PlannedResource[]): 
         }
         const isObject = r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh") && typeof r.inputs.kind === "string";
         if (!isObject) continue;
-        const object = r.inputs as unknown as K8sObject;
+        const object = structuredClone(r.inputs) as unknown as K8sObject;
+        // A patch is applied onto the object it names: show that object as it ends up.
+        if (r.type.endsWith("Patch")) {
+            const target = (manifests.get("permanent") ?? []).find((o) => o.kind === object.kind && o.metadata.name === object.metadata.name && o.metadata.namespace === object.metadata.namespace);
+            if (!target) throw new Error(`${r.name}: patches ${object.kind} ${object.metadata.name}, which the program does not create`);
+            target.spec = { ...(target.spec as object), ...(object.spec as object) };
+            continue;
+        }
         add("permanent", object);
         // What a bootstrap module delivers to each cluster it selects: the content of its resource sets.
         const module = moduleOf(r, byUrnName);

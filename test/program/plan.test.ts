@@ -91,8 +91,11 @@ describe("the program under mocks (offline plan)", function () {
         before("management", "permanent-providers");
         before("permanent-providers", "pivot");
         before("pivot", "flux");
+        const sync = one(local, "kubernetes:fluxcd.controlplane.io/v1:FluxInstancePatch");
+        assert.ok(dependsTransitively(local, sync, one(local, "fleet:index:Pivot")), "the Flux sync starts only after the pivot");
+        assert.ok("sync" in (sync.inputs.spec as object), "the sync comes in the patch");
         const instance = one(local, "kubernetes:fluxcd.controlplane.io/v1:FluxInstance");
-        assert.ok(dependsTransitively(local, instance, one(local, "fleet:index:Pivot")), "the Flux sync starts only after the pivot");
+        assert.ok(!("sync" in (instance.inputs.spec as object)), "the instance alone never syncs");
     });
 
     it("keeps independent work off the critical path", () => {
@@ -100,8 +103,9 @@ describe("the program under mocks (offline plan)", function () {
         const kind = one(staging, "fleet:index:TemporaryCluster");
         assert.ok(!dependsTransitively(staging, kind, iam) && !dependsTransitively(staging, iam, kind), "IAM and kind are independent");
         assert.ok(dependsTransitively(staging, one(staging, "fleet:index:CapiProviders", "temporary-providers"), iam), "CAPA needs its IAM");
-        const operator = one(local, "kubernetes:helm.sh/v3:Release");
-        assert.ok(!dependsTransitively(local, operator, one(local, "fleet:index:Pivot")), "the Flux Operator installs beside the pivot");
+        for (const type of ["kubernetes:helm.sh/v3:Release", "kubernetes:fluxcd.controlplane.io/v1:FluxInstance"]) {
+            assert.ok(!dependsTransitively(local, one(local, type), one(local, "fleet:index:Pivot")), `${type}: Flux installs beside the pivot`);
+        }
         for (const module of byType(local, "fleet:index:BootstrapModule")) {
             assert.ok(!dependsTransitively(local, module, one(local, "fleet:index:Pivot")), `module ${module.name} does not wait for the pivot`);
         }
@@ -118,6 +122,7 @@ describe("the program under mocks (offline plan)", function () {
         }
         for (const module of byType(local, "fleet:index:BootstrapModule")) assert.ok(module.options.retainOnDelete, module.name);
         assert.ok(one(local, "kubernetes:fluxcd.controlplane.io/v1:FluxInstance").options.retainOnDelete, "the FluxInstance is never deleted by Pulumi");
+        assert.ok(one(local, "kubernetes:fluxcd.controlplane.io/v1:FluxInstancePatch").options.retainOnDelete, "nor is its sync");
         assert.ok(one(staging, "fleet:index:AwsIam").options.retainOnDelete, "IAM stays for the permanent cluster's CAPA");
     });
 
