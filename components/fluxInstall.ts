@@ -26,6 +26,8 @@ export interface FluxInstallArgs {
     syncAfter: pulumi.Input<pulumi.Resource>[];
     /** `spec.sync.name` of the instance the stack created before, if any: it is immutable upstream. */
     previousSyncName: pulumi.Input<string | undefined>;
+    /** A deliberate rename: the previous sync name, which the change away from is then accepted. */
+    renameFrom?: string;
 }
 
 /**
@@ -79,11 +81,11 @@ export class FluxInstall extends pulumi.ComponentResource {
 
         // sync.name is immutable in the Flux Operator: refuse a change at preview instead of failing the apply.
         const syncSpec = pulumi.output(args.previousSyncName).apply((previous) => {
-            if (previous && previous !== this.syncName) {
+            if (previous && previous !== this.syncName && previous !== args.renameFrom) {
                 throw new pulumi.ResourceError(
                     `FluxInstall ${name}: fleet-bootstrap:fluxSyncName changed from "${previous}" to "${this.syncName}". ` +
                         "The FluxInstance sync name is immutable: changing it would make the operator delete and recreate every Flux object. " +
-                        `Set fluxSyncName back to "${previous}", or migrate deliberately (README, "Renaming the Flux sync").`,
+                        `Set fluxSyncName back to "${previous}", or rename deliberately: README "Renaming the Flux sync" (fluxSyncRenameFrom: ${previous}).`,
                     this,
                 );
             }

@@ -182,6 +182,7 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
             secrets: { shape: renderFluxSecrets(shapes), values: values.apply((v) => renderFluxSecrets(v)) },
             syncAfter: [pivot],
             previousSyncName: options.previousFluxSyncName,
+            renameFrom: spec.flux.syncRenameFrom || undefined,
         },
         permanent,
     );

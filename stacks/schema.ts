@@ -121,6 +121,7 @@ export const plainKeys = {
     fluxClustersPath: repoPath,
     fluxBranch: z.string().regex(/^[A-Za-z0-9._/-]+$/, { error: "a Git branch name" }),
     fluxSyncName: dnsName(63, "the FluxInstance sync object name"),
+    fluxSyncRenameFrom: dnsName(63, "the previous FluxInstance sync name").optional(),
     fluxComponents: z
         .array(z.enum(["source-controller", "kustomize-controller", "helm-controller", "notification-controller", "image-reflector-controller", "image-automation-controller", "source-watcher"]))
         .min(2)

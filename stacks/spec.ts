@@ -69,6 +69,8 @@ export interface FluxSpec {
     branch: string;
     /** FluxInstance `spec.sync.name` (immutable upstream). */
     syncName: string;
+    /** The previous sync name, given to rename the sync deliberately; "" otherwise. */
+    syncRenameFrom: string;
     /** Flux components the FluxInstance installs. */
     components: string[];
 }

@@ -125,7 +125,7 @@ if ((mc_on_temp == 0)); then
     if ((mc_rc != 0)); then
       fleet_fail "cannot list Docker containers: $(last_error_line "$FLEET_ERR")" "nothing was applied" "make sure Docker is running, then run $FLEET_RESUME"
     fi
-    if false; then
+    if [[ -n $FLEET_OUT ]]; then
       mc_names=""
       while IFS= read -r mc_line; do
         if [[ -n $mc_line ]]; then mc_names+="${mc_names:+, }${mc_line#* }"; fi

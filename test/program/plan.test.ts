@@ -151,6 +151,8 @@ describe("the program under mocks (offline plan)", function () {
             planStack({ stack: "local", preview: true, previousOutputs: { fluxSyncName: "old-name" } }),
             /fluxSyncName changed from "old-name" to "flux-system"/,
         );
+        const deliberate = await planStack({ stack: "local", preview: true, previousOutputs: { fluxSyncName: "old-name" }, overrides: { fluxSyncRenameFrom: "old-name" } });
+        assert.ok(deliberate.ok, "a rename named explicitly is accepted");
     });
 
     it("leaks no secret into plan.json, manifests or stack outputs", async () => {
