@@ -392,7 +392,7 @@ while :; do
   fi
   fleet_fail "clusterctl move --dry-run failed: $(last_error_line "$pv_log")" "nothing was moved; Cluster $pv_id is on the temporary cluster" "$FLEET_RESUME"
 done
-if false; then
+if [[ $pv_log != *"Cluster=\"$CLUSTER_NAME\" Namespace=\"$CLUSTER_NAMESPACE\""* ]]; then
   fleet_fail "clusterctl move --dry-run -n $CLUSTER_NAMESPACE does not list Cluster $pv_id: the move would silently move nothing" \
     "nothing was moved" "check CLUSTER_NAME/CLUSTER_NAMESPACE and the objects on the temporary cluster, then run $FLEET_RESUME"
 fi

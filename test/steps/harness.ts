@@ -2,7 +2,13 @@
 // clusterctl, kubectl, docker and age (test/fakes/bin), each test in its own world: a temp HOME,
 // FLEET_STATE_DIR, fake state, scenario and invocation log. PATH holds only the fakes plus a
 // directory of links to bash, coreutils, tar and node (for the fakes' shebang): no real kind,
-// kubectl, clusterctl, docker, jq, sed or awk is reachable.
+// kubectl, clusterctl, docker, jq, sed or awk is reachable. KUBECONFIG points at a trap file the
+// steps must ignore. Steps run with FLEET_POLL_SECONDS=0, FLEET_API_PROBES=1 and
+// FLEET_ROLLOUT_WATCH_SECONDS=0 unless a test says otherwise.
+//
+// Seeds (seedTemporaryWithProviders, seedManagementReady, World.seedPivot) build the state a
+// previous step leaves, so each cell runs only the step under test. checkInvariants() asserts what
+// every cell must keep true; cell() runs the cells of a describe block concurrently.
 import { spawn } from "child_process";
 import * as assert from "assert";
 import * as fs from "fs";
@@ -23,6 +29,13 @@ const SYSTEM_TOOLS = [
     "tee", "test", "timeout", "touch", "tr", "true", "uname", "uniq", "wc",
 ];
 
+const worldRoots: string[] = [];
+// Worlds are removed when the test process ends (FLEET_KEEP_TEST_WORLDS=1 keeps them to debug).
+process.on("exit", () => {
+    if (process.env.FLEET_KEEP_TEST_WORLDS === "1") return;
+    for (const root of worldRoots) fs.rmSync(root, { recursive: true, force: true });
+});
+
 let systemBinDir: string | undefined;
 function systemBin(): string {
     if (systemBinDir) return systemBinDir;
@@ -39,6 +52,7 @@ function systemBin(): string {
     }
     fs.symlinkSync(process.execPath, path.join(dir, "node"));
     systemBinDir = dir;
+    worldRoots.push(dir);
     return dir;
 }
 
@@ -60,12 +74,6 @@ export interface RunOptions {
 }
 
 let worlds = 0;
-const worldRoots: string[] = [];
-// Worlds are removed when the test process ends (FLEET_KEEP_TEST_WORLDS=1 keeps them to debug).
-process.on("exit", () => {
-    if (process.env.FLEET_KEEP_TEST_WORLDS === "1") return;
-    for (const root of worldRoots) fs.rmSync(root, { recursive: true, force: true });
-});
 
 export class TestWorld {
     readonly root: string;
