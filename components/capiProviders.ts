@@ -10,7 +10,10 @@ export interface ProviderPins {
     addon: string;
 }
 
-export type ProvidersTarget = { kind: "temporary"; kindClusterName: string } | { kind: "permanent"; kubeconfig: pulumi.Input<string> };
+export type ProvidersTarget =
+    /** `clusterUrn`: the kind cluster's resource, named in the recovery command when the cluster vanished. */
+    | { kind: "temporary"; kindClusterName: string; clusterUrn: pulumi.Input<string> }
+    | { kind: "permanent"; kubeconfig: pulumi.Input<string> };
 
 export interface CapiProvidersArgs {
     environment: string;
@@ -41,7 +44,7 @@ export class CapiProviders extends pulumi.ComponentResource {
         }
         const target: Record<string, pulumi.Input<string>> =
             args.target.kind === "temporary"
-                ? { FLEET_TARGET: "temporary", KIND_CLUSTER_NAME: args.target.kindClusterName }
+                ? { FLEET_TARGET: "temporary", KIND_CLUSTER_NAME: args.target.kindClusterName, FLEET_TEMPORARY_CLUSTER_URN: args.target.clusterUrn }
                 : { FLEET_TARGET: "permanent", FLEET_TARGET_KUBECONFIG: args.target.kubeconfig };
         const variables = {
             ...args.variables,

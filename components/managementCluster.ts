@@ -3,8 +3,9 @@ import { childOf, dnsLabel, requireArg, stepCommand } from "./stepCommand";
 
 export interface ManagementClusterArgs {
     environment: string;
-    /** The temporary cluster the objects are applied to. */
+    /** The temporary cluster the objects are applied to, and its resource (named in recovery commands). */
     kindClusterName: string;
+    temporaryClusterUrn: pulumi.Input<string>;
     clusterName: string;
     namespace: string;
     provider: "docker" | "aws";
@@ -39,6 +40,7 @@ export class ManagementCluster extends pulumi.ComponentResource {
                 stdin: args.manifests,
                 variables: {
                     KIND_CLUSTER_NAME: args.kindClusterName,
+                    FLEET_TEMPORARY_CLUSTER_URN: args.temporaryClusterUrn,
                     CLUSTER_NAME: args.clusterName,
                     CLUSTER_NAMESPACE: args.namespace,
                     FLEET_PROVIDER: args.provider,

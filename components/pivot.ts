@@ -3,8 +3,9 @@ import { childOf, dnsLabel, requireArg, stepCommand } from "./stepCommand";
 
 export interface PivotArgs {
     environment: string;
-    /** Source: the temporary kind cluster. */
+    /** Source: the temporary kind cluster, and its resource (named in recovery commands). */
     kindClusterName: string;
+    temporaryClusterUrn: pulumi.Input<string>;
     /** Target: the permanent management cluster's kubeconfig (secret). */
     targetKubeconfig: pulumi.Input<string>;
     clusterName: string;
@@ -32,6 +33,7 @@ export class Pivot extends pulumi.ComponentResource {
                 step: "pivot",
                 variables: {
                     KIND_CLUSTER_NAME: args.kindClusterName,
+                    FLEET_TEMPORARY_CLUSTER_URN: args.temporaryClusterUrn,
                     FLEET_TARGET_KUBECONFIG: args.targetKubeconfig,
                     CLUSTER_NAME: args.clusterName,
                     CLUSTER_NAMESPACE: args.namespace,

@@ -108,7 +108,7 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
         "temporary-providers",
         {
             environment: env,
-            target: { kind: "temporary", kindClusterName: temporary.clusterName },
+            target: { kind: "temporary", kindClusterName: temporary.clusterName, clusterUrn: temporary.cluster.urn },
             providers: pins,
             variables: bootstrapCredentials,
             // A recreated kind cluster (e.g. `--replace` after it vanished with another machine) starts empty.
@@ -123,6 +123,7 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
         {
             environment: env,
             kindClusterName: temporary.clusterName,
+            temporaryClusterUrn: temporary.cluster.urn,
             clusterName: mgmt.name,
             namespace: spec.clusterNamespace,
             provider: spec.provider,
@@ -161,6 +162,7 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
         {
             environment: env,
             kindClusterName: temporary.clusterName,
+            temporaryClusterUrn: temporary.cluster.urn,
             targetKubeconfig: management.kubeconfig,
             clusterName: mgmt.name,
             namespace: spec.clusterNamespace,

@@ -20,12 +20,38 @@
 #   FLEET_WAIT_TIMEOUT_SECONDS  bound of the wait for Deployments and webhooks (default 900)
 #   clusterctl variables (AWS_B64ENCODED_CREDENTIALS, GITHUB_TOKEN, EXP_MACHINE_POOL, ...) are
 #   passed through the environment as they are and never printed.
+#   FLEET_AWS_CREDENTIALS_FROM_ENVIRONMENT  "true": build AWS_B64ENCODED_CREDENTIALS from the caller's
+#                             AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION,
+#                             byte for byte what `clusterawsadm bootstrap credentials encode-as-profile`
+#                             prints (render/awsCredentials.ts is the same profile)            (optional)
 # Stdout: the inventory after install, one "<type>/<name>=<version>" line per provider, sorted,
 # e.g. "CoreProvider/cluster-api=v1.14.0".
 # A provider present at another version is an error naming both versions and the
 # `clusterctl upgrade apply` command; nothing is installed then.
 
 fleet_step capi-providers
+
+# CAPA's bootstrap credentials from the caller's environment: never in Pulumi state, never on a command line.
+if [[ ${FLEET_AWS_CREDENTIALS_FROM_ENVIRONMENT:-} == true ]]; then
+  for cp_var in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION; do
+    if [[ -z ${!cp_var:-} ]]; then
+      fleet_fail "awsCredentialsFromEnvironment is set, but $cp_var is not in the environment of pulumi up" "nothing was installed" \
+        "export AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), or set the awsAccessKeyId/awsSecretAccessKey secrets and awsCredentialsFromEnvironment: false; then run $FLEET_RESUME"
+    fi
+  done
+  for cp_var in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION; do
+    if [[ ${!cp_var:-} == *$'\n'* || ${!cp_var:-} == *$'\r'* ]]; then
+      fleet_fail "$cp_var spans lines: it would inject lines into CAPA's credentials profile" "nothing was installed" "fix $cp_var, then run $FLEET_RESUME"
+    fi
+  done
+  cp_profile="[default]"$'\n'"aws_access_key_id = $AWS_ACCESS_KEY_ID"$'\n'"aws_secret_access_key = $AWS_SECRET_ACCESS_KEY"$'\n'"region = $AWS_REGION"$'\n'
+  if [[ -n ${AWS_SESSION_TOKEN:-} ]]; then cp_profile+=$'\n'"aws_session_token = $AWS_SESSION_TOKEN"$'\n'; fi
+  cp_profile+=$'\n'
+  # printf is a builtin: the profile goes through a pipe, never through an argument list.
+  AWS_B64ENCODED_CREDENTIALS=$(printf '%s' "$cp_profile" | base64 | tr -d '\n')
+  export AWS_B64ENCODED_CREDENTIALS
+  unset cp_profile cp_var
+fi
 
 : "${FLEET_TARGET:?FLEET_TARGET must be temporary or permanent}"
 : "${CAPI_CORE:?CAPI_CORE must pin the core provider, e.g. cluster-api:v1.14.0}"
@@ -43,7 +69,7 @@ case $FLEET_TARGET in
     fleet_kind_kubeconfig "$KIND_CLUSTER_NAME" "$cp_kc" || cp_rc=$?
     if ((cp_rc == 3)); then
       fleet_fail "$(fleet_kind_gone_message "$KIND_CLUSTER_NAME"); the providers cannot be installed on it" \
-        "nothing was installed" "$FLEET_RESUME (the temporary-cluster step recreates the kind cluster on this machine)"
+        "nothing was installed" "$(fleet_recreate_kind_hint)"
     elif ((cp_rc != 0)); then
       fleet_fail "kind get kubeconfig --name $KIND_CLUSTER_NAME failed: $(last_error_line "$FLEET_ERR")" \
         "nothing was installed" "make sure Docker is running, then run $FLEET_RESUME"

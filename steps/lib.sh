@@ -11,7 +11,7 @@
 #   FLEET_STEP                   step name, prefixes every progress line "[<step>] ..."    (required)
 #   FLEET_STATE_DIR              state root; the step uses $FLEET_STATE_DIR/$FLEET_ENV
 #                                (default: $HOME/.fleet-bootstrap); created 0700
-#   FLEET_POLL_SECONDS           poll interval of every wait (default 10; tests use 0)
+#   FLEET_POLL_SECONDS           poll interval of every wait (default 5; tests use 0)
 #   FLEET_WAIT_TIMEOUT_SECONDS   bound of the long waits (step default documented per step)
 #   FLEET_RETRIES                attempts for a transient error of one command (default 5)
 #   FLEET_RESUME_COMMAND         the command failure messages give to resume
@@ -38,7 +38,7 @@ export LC_ALL=C
 : "${FLEET_ENV:?FLEET_ENV must name the environment (e.g. local)}"
 : "${FLEET_STEP:?FLEET_STEP must name the step}"
 
-FLEET_POLL=${FLEET_POLL_SECONDS:-10}
+FLEET_POLL=${FLEET_POLL_SECONDS:-5}
 FLEET_RETRIES=${FLEET_RETRIES:-5}
 FLEET_RESUME=${FLEET_RESUME_COMMAND:-pulumi up -s ${FLEET_ENV}}
 STATE_DIR="${FLEET_STATE_DIR:-${HOME:?HOME must be set (the state directory defaults to \$HOME/.fleet-bootstrap)}/.fleet-bootstrap}/${FLEET_ENV}"
@@ -347,6 +347,17 @@ fleet_kind_kubeconfig() {
   if ((rc == 0)); then return 0; fi
   if [[ $FLEET_ERR == *"could not locate any control plane nodes"* ]]; then return 3; fi
   return 2
+}
+
+# fleet_recreate_kind_hint: the command that brings the temporary cluster back on this machine. A plain
+# `pulumi up` does not: Pulumi records the kind cluster as created and has no way to see it is gone.
+#   FLEET_TEMPORARY_CLUSTER_URN  URN of the temporary cluster's resource (set by the program; optional)
+fleet_recreate_kind_hint() {
+  if [[ -n ${FLEET_TEMPORARY_CLUSTER_URN:-} ]]; then
+    printf '%s' "pulumi up -s $FLEET_ENV --replace '$FLEET_TEMPORARY_CLUSTER_URN' (recreates the kind cluster on this machine and installs the providers on it again)"
+  else
+    printf '%s' "recreate the kind cluster with \`pulumi up -s $FLEET_ENV --replace <URN of the temporary cluster's kind resource>\` (see \`pulumi stack --show-urns -s $FLEET_ENV\`)"
+  fi
 }
 
 # fleet_kind_gone_message <name>: the plain explanation for a temporary cluster that is not here.

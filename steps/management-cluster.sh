@@ -112,7 +112,7 @@ if ((mc_on_temp == 0)); then
   fi
   if ((mc_temp == 3)); then
     fleet_fail "$(fleet_kind_gone_message "$KIND_CLUSTER_NAME"), and there is no pivoted management cluster to reuse" \
-      "nothing was applied" "$FLEET_RESUME (the temporary-cluster step recreates the kind cluster on this machine)"
+      "nothing was applied" "$(fleet_recreate_kind_hint)"
   fi
   # (b) docker duplicate guard.
   if [[ $FLEET_PROVIDER == docker ]]; then

@@ -7,7 +7,10 @@
 #   FLEET_TARGET_KUBECONFIG      kubeconfig CONTENTS of the permanent (target) cluster    (required)
 #   CLUSTER_NAME, CLUSTER_NAMESPACE  the management Cluster                               (required)
 #   FLEET_MOVE_ATTEMPTS          attempts of `clusterctl move` on transient errors (default 5)
-#   FLEET_ROLLOUT_WATCH_SECONDS  after the move, how long no Machine may appear or go (default 180)
+#   FLEET_ROLLOUT_WATCH_SECONDS  after the move, how long at most to watch that no Machine appears or
+#                                goes (default 180); the watch ends sooner once the permanent cluster's
+#                                controllers report the Cluster Available and not RollingOut on two
+#                                polls in a row with the recorded Machines
 #   FLEET_AGE_RECIPIENT          age recipient (age1...): encrypt the move backup when `age` is
 #                                installed                                                (optional)
 #   FLEET_API_PROBES             API stability probes per cluster (default 10, over ~poll/2 s each,
@@ -257,9 +260,11 @@ if ((pv_on_src == 0)); then
   pv_why="not on the $pv_src_name"
   if ((pv_kind == 3)); then pv_why="$(fleet_kind_gone_message "$KIND_CLUSTER_NAME")"; fi
   pv_backup_hint=$(pv_latest_backup)
+  pv_first="if the management-cluster step has not run yet, run $FLEET_RESUME"
+  if ((pv_kind == 3)); then pv_first=$(fleet_recreate_kind_hint); fi
   fleet_fail "Cluster $pv_id is on neither cluster: $pv_why, and not on the permanent cluster" \
     "nothing was moved${pv_backup_hint:+; the latest move backup is $pv_backup_hint}" \
-    "if the management-cluster step has not run yet, run $FLEET_RESUME; if the objects were lost, restore them from a backup (clusterctl move --from-directory <backup dir> --to-kubeconfig <permanent kubeconfig>)"
+    "$pv_first; if the objects were lost, restore them from a backup (clusterctl move --from-directory <backup dir> --to-kubeconfig <permanent kubeconfig>)"
 fi
 
 if ((pv_on_dst == 1)); then
@@ -505,8 +510,17 @@ if ((PV_PRESENT == 1)); then
 fi
 fleet_log "verified: Cluster $pv_id is on the permanent cluster, unpaused, and gone from the temporary cluster"
 
+# pv_target_settled: the target's controllers have reconciled the moved Cluster (status is not moved,
+# so these conditions are theirs) and see nothing to roll out.
+pv_target_settled() {
+  fleet_k "$pv_dst" get clusters.cluster.x-k8s.io "$CLUSTER_NAME" -n "$CLUSTER_NAMESPACE" \
+    -o 'jsonpath={range .status.conditions[*]}{.type}{"="}{.status}{"\n"}{end}' || return 1
+  [[ $'\n'"$FLEET_OUT"$'\n' == *$'\n'"Available=True"$'\n'* && $'\n'"$FLEET_OUT"$'\n' != *$'\n'"RollingOut=True"$'\n'* ]]
+}
+
 # No Machine rollout on the target.
 fleet_wait_begin "$pv_watch"
+pv_settled=0
 while :; do
   if ! pv_machines "$pv_dst"; then
     fleet_log "warning: cannot list Machines on the permanent cluster: $(last_error_line "$FLEET_ERR")"
@@ -523,9 +537,10 @@ while :; do
       "the pivot itself is done: Cluster $pv_id is on the permanent cluster, unpaused; backup: $pv_location" \
       "find out why it rolled out (clusterctl describe cluster $CLUSTER_NAME -n $CLUSTER_NAMESPACE --kubeconfig <permanent kubeconfig>), then run $FLEET_RESUME"
   fi
-  if fleet_wait_expired; then break; fi
-  fleet_wait_progress "watching the Machines of $pv_id on the permanent cluster for a rollout (none so far)"
+  if pv_target_settled; then pv_settled=$((pv_settled + 1)); else pv_settled=0; fi
+  if ((pv_settled >= 2)) || fleet_wait_expired; then break; fi
+  fleet_wait_progress "watching the Machines of $pv_id on the permanent cluster for a rollout (none so far; waiting for its controllers to report it Available and not rolling out)"
   fleet_wait_sleep
 done
-fleet_log "pivot done: no Machine rolled out during ${pv_watch}s; Cluster $pv_id now manages itself on the permanent cluster"
+fleet_log "pivot done: no Machine rolled out in $(fleet_wait_elapsed)s of watching; Cluster $pv_id now manages itself on the permanent cluster"
 printf '%s\n' "$pv_location"

@@ -126,6 +126,16 @@ describe("the program under mocks (offline plan)", function () {
         assert.ok(one(staging, "fleet:index:AwsIam").options.retainOnDelete, "IAM stays for the permanent cluster's CAPA");
     });
 
+    it("recovers from a vanished kind cluster with one documented command: the steps name its URN, and providers reinstall on a new one", () => {
+        const kind = one(local, "command:local:Command", "temporary-kind");
+        for (const name of ["temporary-providers-clusterctl-init", "management-apply-and-wait", "pivot-clusterctl-move"]) {
+            const env = one(local, "command:local:Command", name).inputs.environment as Record<string, string>;
+            assert.strictEqual(env.FLEET_TEMPORARY_CLUSTER_URN, kind.urn, name);
+        }
+        // `pulumi up --replace <kind>` gives the kind resource a new id: clusterctl init runs again on the new cluster.
+        assert.deepStrictEqual(one(local, "command:local:Command", "temporary-providers-clusterctl-init").inputs.triggers, ["temporary-kind-id"]);
+    });
+
     it("binds nothing to the temporary cluster through @pulumi/kubernetes", () => {
         const providers = byType(local, "pulumi:providers:kubernetes");
         assert.strictEqual(providers.length, 1, "one Kubernetes provider: the permanent cluster's");

@@ -6,6 +6,7 @@ import {
     invocations, seedManagementReady,
 } from "./harness";
 import { K8sObj, managementManifests } from "../fakes/world";
+import { encodeCapaCredentials } from "../../render/awsCredentials";
 
 const tempEnv = { FLEET_TARGET: "temporary", KIND_CLUSTER_NAME: KIND, ...PIN_ENV };
 const INVENTORY = [
@@ -104,10 +105,12 @@ describe("step capi-providers", () => {
         checkInvariants(w);
     });
 
-    cell("permanent: the temporary kind cluster vanished (other machine): says so plainly", async () => {
+    cell("permanent: the temporary kind cluster vanished (other machine): says so plainly, with the command that recreates it", async () => {
         const w = new TestWorld();
-        const r = await w.run("capi-providers", tempEnv);
-        assertFailureMessage(r, /the temporary kind cluster 'fleet-local' does not exist on this machine \(kind clusters live on the machine that created them/, /pulumi up -s local \(the temporary-cluster step recreates/);
+        const urn = "urn:pulumi:local::fleet-bootstrap::fleet:index:Environment$fleet:index:TemporaryCluster$command:local:Command::temporary-kind";
+        const r = await w.run("capi-providers", { ...tempEnv, FLEET_TEMPORARY_CLUSTER_URN: urn });
+        assertFailureMessage(r, /the temporary kind cluster 'fleet-local' does not exist on this machine \(kind clusters live on the machine that created them/);
+        assert.ok(r.stderr.includes(`To resume: pulumi up -s local --replace '${urn}' (recreates the kind cluster on this machine and installs the providers on it again)`), r.stderr);
         checkInvariants(w);
     });
 
@@ -155,6 +158,27 @@ describe("step capi-providers", () => {
             assert.strictEqual(invocations(again, "kubectl", "patch").length, 0);
             assert.match(again.stderr, /capa-controller-manager already runs on control-plane nodes/);
             checkInvariants(w, { secrets: [FAKE_AWS_SECRET, FAKE_AWS_CREDENTIALS] });
+        });
+
+        cell("temporary, credentials from the caller's environment: the same profile clusterawsadm encodes, never on a command line", async () => {
+            const w = new TestWorld();
+            freshKind(w);
+            const caller = { AWS_ACCESS_KEY_ID: "AKIAFAKEFAKEFAKE9999", AWS_SECRET_ACCESS_KEY: FAKE_AWS_SECRET, AWS_SESSION_TOKEN: "FAKE-SESSION-TOKEN-42", AWS_REGION: "eu-west-1" };
+            const r = await w.run("capi-providers", { ...tempEnv, ...awsPins, FLEET_AWS_CREDENTIALS_FROM_ENVIRONMENT: "true", ...caller });
+            assert.strictEqual(r.code, 0, r.stderr);
+            const expected = encodeCapaCredentials({ accessKeyId: caller.AWS_ACCESS_KEY_ID, secretAccessKey: caller.AWS_SECRET_ACCESS_KEY, sessionToken: caller.AWS_SESSION_TOKEN }, "eu-west-1");
+            const kind = w.serverNamed(KIND);
+            assert.strictEqual(kind?.objects["Secret"]["capa-system/capa-manager-bootstrap-credentials"].data?.credentials, expected);
+            checkInvariants(w, { secrets: [FAKE_AWS_SECRET, "FAKE-SESSION-TOKEN-42", expected] });
+        });
+
+        cell("temporary, credentials from the environment but none there: says which variable is missing and what to do", async () => {
+            const w = new TestWorld();
+            freshKind(w);
+            const r = await w.run("capi-providers", { ...tempEnv, ...awsPins, FLEET_AWS_CREDENTIALS_FROM_ENVIRONMENT: "true", AWS_REGION: "eu-west-1" });
+            assertFailureMessage(r, /awsCredentialsFromEnvironment is set, but AWS_ACCESS_KEY_ID is not in the environment of pulumi up/, /awsCredentialsFromEnvironment: false/);
+            assert.strictEqual(invocations(r, "clusterctl", "init").length, 0);
+            checkInvariants(w);
         });
 
         cell("permanent: the AWS variable missing is clusterctl's own error, reported with the resume command", async () => {

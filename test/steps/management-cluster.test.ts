@@ -136,7 +136,7 @@ describe("step management-cluster", () => {
     cell("permanent: the temporary cluster is gone and nothing was pivoted: says so plainly", async () => {
         const w = new TestWorld();
         const r = await run(w);
-        assertFailureMessage(r, /the temporary kind cluster 'fleet-local' does not exist on this machine.*no pivoted management cluster/, /recreates the kind cluster/);
+        assertFailureMessage(r, /the temporary kind cluster 'fleet-local' does not exist on this machine.*no pivoted management cluster/, /--replace <URN of the temporary cluster.s kind resource>/);
         checkInvariants(w);
     });
 

@@ -275,6 +275,17 @@ describe("step pivot", () => {
         checkInvariants(w);
     });
 
+    cell("after: the watch ends once the permanent cluster reports the Cluster Available and not rolling out", async () => {
+        const w = ready();
+        // 600 s with a poll of 0 would be 600 polls: finishing in a few proves the watch ended early.
+        const r = await w.run("pivot", envFor(w, { FLEET_ROLLOUT_WATCH_SECONDS: "600" }));
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.match(r.stderr, /pivot done: no Machine rolled out in \d+s of watching/);
+        const watchPolls = invocations(r, "kubectl", "get", "clusters.cluster.x-k8s.io", "jsonpath={range .status.conditions[*]}{.type}{\"=\"}{.status}{\"\\n\"}{end}");
+        assert.ok(watchPolls.length >= 2 && watchPolls.length <= 3, `settled after ${watchPolls.length} polls`);
+        checkInvariants(w);
+    });
+
     cell("the Cluster on neither cluster (management step never ran): stops, naming it", async () => {
         const w = new TestWorld();
         seedManagementReady(w, managementManifests({ name: "other", namespace: "elsewhere" }));
