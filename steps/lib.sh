@@ -11,7 +11,7 @@
 #   FLEET_STEP                   step name, prefixes every progress line "[<step>] ..."    (required)
 #   FLEET_STATE_DIR              state root; the step uses $FLEET_STATE_DIR/$FLEET_ENV
 #                                (default: $HOME/.fleet-bootstrap); created 0700
-#   FLEET_POLL_SECONDS           poll interval of every wait (default 5; tests use 0)
+#   FLEET_POLL_SECONDS           poll interval of every wait (default 3; tests use 0)
 #   FLEET_WAIT_TIMEOUT_SECONDS   bound of the long waits (step default documented per step)
 #   FLEET_RETRIES                attempts for a transient error of one command (default 5)
 #   FLEET_RESUME_COMMAND         the command failure messages give to resume
@@ -38,7 +38,7 @@ export LC_ALL=C
 : "${FLEET_ENV:?FLEET_ENV must name the environment (e.g. local)}"
 : "${FLEET_STEP:?FLEET_STEP must name the step}"
 
-FLEET_POLL=${FLEET_POLL_SECONDS:-5}
+FLEET_POLL=${FLEET_POLL_SECONDS:-3}
 FLEET_RETRIES=${FLEET_RETRIES:-5}
 FLEET_RESUME=${FLEET_RESUME_COMMAND:-pulumi up -s ${FLEET_ENV}}
 STATE_DIR="${FLEET_STATE_DIR:-${HOME:?HOME must be set (the state directory defaults to \$HOME/.fleet-bootstrap)}/.fleet-bootstrap}/${FLEET_ENV}"

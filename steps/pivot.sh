@@ -175,30 +175,42 @@ pv_where() {
   esac
 }
 
-# pv_probe <kubeconfig> <label>: the API server answers pv_probes consecutive requests.
-pv_probe() {
-  local kc=$1 label=$2 round i failures last="" rc ms interval
+# pv_probe_both: both API servers answer pv_probes consecutive requests each. The probes alternate
+# between the two clusters, so both are watched over the same few seconds (as Cluster API's
+# self-hosted e2e does) and the guard costs one probe window, not two.
+pv_probe_failures=(0 0)
+pv_probe_last=("" "")
+pv_probe_one() { # <index> <kubeconfig>
+  if ! fleet_capture kubectl --kubeconfig "$2" get namespace kube-system -o name; then
+    pv_probe_failures[$1]=$((pv_probe_failures[$1] + 1))
+    pv_probe_last[$1]=$(last_error_line "$FLEET_ERR")
+  fi
+}
+pv_probe_both() {
+  local labels=("$pv_src_name" "permanent cluster") round i c unstable ms interval
   ms=$((FLEET_POLL * 50))
   printf -v interval '%d.%03d' $((ms / 1000)) $((ms % 1000))
   for round in 1 2 3; do
-    failures=0
+    pv_probe_failures=(0 0)
     for ((i = 1; i <= pv_probes; i++)); do
-      rc=0
-      fleet_capture kubectl --kubeconfig "$kc" get namespace kube-system -o name || rc=$?
-      if ((rc != 0)); then
-        failures=$((failures + 1))
-        last=$(last_error_line "$FLEET_ERR")
-      fi
+      pv_probe_one 0 "$pv_src"
+      pv_probe_one 1 "$pv_dst"
       if ((i < pv_probes)); then sleep "$interval"; fi
     done
-    if ((failures == 0)); then
-      fleet_log "API server of the $label answered $pv_probes of $pv_probes probes"
-      return 0
-    fi
-    fleet_log "API server of the $label is not stable: $failures of $pv_probes probes failed (round $round of 3): $last"
+    unstable=()
+    for c in 0 1; do
+      if ((pv_probe_failures[c] == 0)); then
+        fleet_log "API server of the ${labels[c]} answered $pv_probes of $pv_probes probes"
+      else
+        fleet_log "API server of the ${labels[c]} is not stable: ${pv_probe_failures[c]} of $pv_probes probes failed (round $round of 3): ${pv_probe_last[c]}"
+        unstable+=("$c")
+      fi
+    done
+    if ((${#unstable[@]} == 0)); then return 0; fi
     if ((round < 3)); then fleet_backoff "$round" "$FLEET_POLL"; fi
   done
-  fleet_fail "the API server of the $label is not stable (probes keep failing: $last)" \
+  c=${unstable[0]}
+  fleet_fail "the API server of the ${labels[c]} is not stable (probes keep failing: ${pv_probe_last[c]})" \
     "nothing was moved; Cluster $pv_id is where it was" "when both API servers answer steadily, run $FLEET_RESUME"
 }
 
@@ -280,8 +292,7 @@ fi
 
 # ------------------------------------------------------------------ guards
 FLEET_STATE_NOTE="nothing was moved; Cluster $pv_id is on the temporary cluster"
-pv_probe "$pv_src" "$pv_src_name"
-pv_probe "$pv_dst" "permanent cluster"
+pv_probe_both
 
 # Providers on the target at the same or newer versions.
 if ! fleet_read_inventory "$pv_src"; then

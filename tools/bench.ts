@@ -16,7 +16,7 @@ import { GraphNode, schedule, Schedule } from "./bench/criticalPath";
 import { Duration, durationsFile, loadDurations } from "./bench/durations";
 import type { CaseResult } from "./bench/programCost";
 import { summarizeProfile } from "./bench/profile";
-import { chainRoles, OffPathGroup, PlanGraph, planGraph, unavoidableSeconds } from "./bench/steps";
+import { chainRoles, OffPathGroup, planGraph, unavoidableSeconds } from "./bench/steps";
 
 const repoRoot = path.resolve(__dirname, "..");
 const outFile = path.join(repoRoot, "out", "bench.json");
@@ -200,45 +200,12 @@ interface StackPath {
     chain: Array<{ role: string; step: string; upstreamSeconds: number; programSeconds: number }>;
     offPath: Array<{ group: OffPathGroup; onCriticalPath: boolean; slackSeconds: number; resources: number }>;
     programWaitsOnPath: number;
-    whatIf: Array<{ change: string; seconds: number; ratio: number; steps: string[] }>;
     inferredProviderEdges: number;
     unmapped: string[];
 }
 
 function partsSum(node: GraphNode, kind: "upstream" | "program"): number {
     return node.parts.filter((p) => (kind === "program" ? p.kind === "program" : p.kind !== "program")).reduce((s, p) => s + p.seconds, 0);
-}
-
-/** What-if graphs for the changes proposed in the report (the program is not changed by the bench). */
-function whatIfGraphs(graph: PlanGraph, table: Map<string, Duration>): Array<{ change: string; nodes: GraphNode[] }> {
-    const figure = (key: string) => {
-        const d = table.get(key);
-        if (!d) throw new Error(`docs/step-durations.md has no figure for \`${key}\` (used by the what-if)`);
-        return { key, seconds: d.seconds, kind: d.kind };
-    };
-    // A: the pivot's fixed 180 s post-move watch replaced by a condition check.
-    const checked = graph.nodes.map((n) => ({ ...n, parts: n.parts.map((p) => (p.key === "pivot-rollout-watch" ? figure("rollout-check") : p)) }));
-    const variants = [{ change: "A: pivot's 180 s rollout watch replaced by a rollout condition check", nodes: checked }];
-    // B: A, and the FluxInstance's controllers installed beside the permanent providers; only spec.sync after the pivot.
-    const pivots = new Set(graph.nodes.filter((n) => n.type === "fleet:index:Pivot" || n.urn === graph.chain.get("move")!.urn).map((n) => n.urn));
-    const instance = checked.find((n) => n.type === "kubernetes:fluxcd.controlplane.io/v1:FluxInstance");
-    if (instance) {
-        const controllers: GraphNode = {
-            ...instance,
-            urn: `${instance.urn}#controllers`,
-            name: `${instance.name} (controllers, before the pivot)`,
-            dependsOn: instance.dependsOn.filter((d) => !pivots.has(d)),
-        };
-        const split = checked.map((n) => (n === instance ? { ...n, dependsOn: [...n.dependsOn, controllers.urn], parts: [figure("flux-sync")] } : n));
-        variants.push({ change: "B: A + FluxInstance controllers before the pivot, only spec.sync after it", nodes: [...split, controllers] });
-        // C: B, and the step scripts' waits polling every 2 s, the pivot's API probes on both clusters at once.
-        const faster = (n: GraphNode): GraphNode => ({
-            ...n,
-            parts: n.parts.map((p) => (p.key === "poll-latency" ? figure("poll-latency-fast") : p.key === "pivot-guards" ? figure("pivot-guards-concurrent") : p)),
-        });
-        variants.push({ change: "C: B + waits polling every 2 s, pivot API probes on both clusters at once", nodes: [...split, controllers].map(faster) });
-    }
-    return variants;
 }
 
 async function criticalPath(stack: string, durations: Map<string, Duration>): Promise<StackPath> {
@@ -258,10 +225,6 @@ async function criticalPath(stack: string, durations: Map<string, Duration>): Pr
             resources: nodes.length,
         };
     });
-    const whatIf = whatIfGraphs(graph, durations).map((v) => {
-        const w = schedule(v.nodes);
-        return { change: v.change, seconds: w.seconds, ratio: round(w.seconds / unavoidable, 3), steps: w.path.map((p) => p.name) };
-    });
     return {
         stack,
         provider: result.plan.spec.provider,
@@ -276,7 +239,6 @@ async function criticalPath(stack: string, durations: Map<string, Duration>): Pr
         }),
         offPath,
         programWaitsOnPath: s.path.reduce((sum, p) => sum + p.parts.filter((x) => x.kind === "program").reduce((a, x) => a + x.seconds, 0), 0),
-        whatIf,
         inferredProviderEdges: graph.inferredProviderEdges,
         unmapped: graph.unmapped,
     };
@@ -293,7 +255,6 @@ function printPath(p: StackPath): void {
     );
     console.log(`unavoidable chain: ${p.chain.map((c) => `${c.role} ${c.upstreamSeconds}`).join(" -> ")} = ${p.unavoidableSeconds} s; program waits on the path: ${p.programWaitsOnPath} s`);
     console.log(`off the path: ${p.offPath.map((o) => `${o.group} ${o.onCriticalPath ? "ON THE PATH" : `slack ${o.slackSeconds} s`}`).join("; ")}`);
-    for (const w of p.whatIf) console.log(`what if ${w.change}: ${w.seconds} s, ratio ${fixed(w.ratio, 3)}`);
     if (p.unmapped.length > 0) console.log(`warning: no duration for ${p.unmapped.join(", ")} (counted as 0 s)`);
 }
 

@@ -66,7 +66,7 @@ describe("bench: step durations", () => {
         const table = loadDurations();
         const needed = [
             "preflight", "kind-create", "clusterctl-init", "capd-cluster-ready", "capa-cluster-ready", "clusterctl-move", "pivot-guards",
-            "pivot-rollout-watch", "poll-latency", "helm-release", "flux-instance-ready", "flux-sync", "rollout-check", "poll-latency-fast", "pivot-guards-concurrent", "k8s-apply",
+            "pivot-rollout-watch", "poll-latency", "helm-release", "flux-instance-ready", "flux-sync", "k8s-apply",
             "iam-role", "iam-policy", "iam-attachment", "iam-instance-profile", "aws-call",
         ];
         for (const key of needed) assert.ok(table.has(key), `missing ${key}`);

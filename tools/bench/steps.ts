@@ -61,6 +61,7 @@ export function durationKeys(r: PlannedResource, plan: Plan, byUrn: Map<string, 
     }
     if (r.type === "kubernetes:helm.sh/v3:Release") return ["helm-release"];
     if (r.type === "kubernetes:fluxcd.controlplane.io/v1:FluxInstance") return ["flux-instance-ready"];
+    if (r.type === "kubernetes:fluxcd.controlplane.io/v1:FluxInstancePatch") return ["flux-sync"];
     if (r.type.startsWith("kubernetes:")) return ["k8s-apply"];
     const iam: Record<string, string> = {
         "aws:iam/role:Role": "iam-role",
@@ -93,7 +94,8 @@ function offPathGroup(r: PlannedResource, byUrn: Map<string, PlannedResource>): 
     if (isComponent(r)) return undefined;
     const above = ancestorTypes(r, byUrn);
     if (above.includes("fleet:index:AwsIam")) return "AWS IAM";
-    if (above.includes("fleet:index:FluxInstall") && r.type !== "kubernetes:fluxcd.controlplane.io/v1:FluxInstance") return "Flux preparation";
+    // The sync patch is the hand-off after the move, not preparation: it can only start once the move is verified.
+    if (above.includes("fleet:index:FluxInstall") && r.type !== "kubernetes:fluxcd.controlplane.io/v1:FluxInstancePatch") return "Flux preparation";
     if (above.includes("fleet:index:BootstrapModule")) return "bootstrap modules";
     // The clusters' namespace exists for the modules (they live beside the clusters they select).
     if (r.type === "kubernetes:core/v1:Namespace" && above[0] === "fleet:index:Environment") return "bootstrap modules";
