@@ -4,6 +4,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 
 import type * as GuardModule from "../../components/awsClusterGuard";
+import { reportedErrors } from "../support/runtimeErrors";
 
 type Vpc = { id: string; region: string; tags: Record<string, string> };
 let vpcs: Vpc[] = [];
@@ -36,21 +37,7 @@ const promiseOf = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve, 
     o.apply((v) => { resolve(v); return v; });
     (o as unknown as { promise(): Promise<T> }).promise().catch(reject);
 });
-const settle = () => new Promise((r) => setTimeout(r, 100));
 
-/** The distinct errors the Pulumi runtime would print (its handler dedupes unhandled rejections by identity). */
-async function reportedErrors(run: () => Promise<void>): Promise<Error[]> {
-    const errors: Error[] = [];
-    const listener = (e: unknown) => { if (e instanceof Error && !errors.includes(e)) errors.push(e); };
-    process.on("unhandledRejection", listener);
-    try {
-        await run();
-        await settle();
-    } finally {
-        process.off("unhandledRejection", listener);
-    }
-    return errors;
-}
 
 describe("AwsClusterGuard (components/awsClusterGuard.ts) under mocks", () => {
     let mod: typeof GuardModule;

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 
 import type * as AwsIamModule from "../../components/awsIam";
 import { capaIamPlan, fillPartition } from "../../render/iam";
+import { reportedErrors, settle } from "../support/runtimeErrors";
 
 type Registered = { type: string; name: string; inputs: Record<string, unknown> };
 type Captured = { type: string; name: string; opts: pulumi.ResourceOptions };
@@ -57,7 +58,6 @@ const promiseOf = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve, 
     o.apply((v) => { resolve(v); return v; });
     (o as unknown as { promise(): Promise<T> }).promise().catch(reject);
 });
-const settle = () => new Promise((r) => setTimeout(r, 100));
 /** Whether the Output is still unresolved after the mocks settled (a failed resource's dependents never resolve). */
 const pending = async <T>(o: pulumi.Output<T>) => {
     let done = false;
@@ -66,22 +66,6 @@ const pending = async <T>(o: pulumi.Output<T>) => {
     return !done;
 };
 
-/**
- * The errors the Pulumi runtime would print: in a real run, unhandled rejections reach its handler,
- * which reports each distinct error object once (cmd/run/run.js). Mocha re-emits them on `process`.
- */
-async function reportedErrors(run: () => Promise<void>): Promise<Error[]> {
-    const errors: Error[] = [];
-    const listener = (e: unknown) => { if (e instanceof Error && !errors.includes(e)) errors.push(e); };
-    process.on("unhandledRejection", listener);
-    try {
-        await run();
-        await settle();
-    } finally {
-        process.off("unhandledRejection", listener);
-    }
-    return errors;
-}
 
 describe("AwsIam (components/awsIam.ts) under mocks", () => {
     let mod: typeof AwsIamModule;
