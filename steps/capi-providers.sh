@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Step: capi-providers. Installs the pinned Cluster API providers with `clusterctl init` on the
 # temporary or the permanent cluster, installing only what the clusterctl inventory lacks
-# (`clusterctl init` is not idempotent), then waits until every provider Deployment is Available
-# and the webhooks answer.
+# (`clusterctl init` is not idempotent), then waits until every provider Deployment is Available,
+# every provider CRD is Established and the webhooks answer.
 #
 # Environment:
 #   FLEET_TARGET              "temporary" or "permanent"                                  (required)
@@ -17,7 +17,7 @@
 #   CAPA_CONTROLLERS_ON_CONTROL_PLANE  "true": patch capa-system/capa-controller-manager with the
 #                             control-plane toleration and nodeSelector (for instance-profile
 #                             credentials after the pivot)                                (optional)
-#   FLEET_WAIT_TIMEOUT_SECONDS  bound of the wait for Deployments and webhooks (default 900)
+#   FLEET_WAIT_TIMEOUT_SECONDS  bound of the wait for Deployments, CRDs and webhooks (default 900)
 #   clusterctl variables (AWS_B64ENCODED_CREDENTIALS, GITHUB_TOKEN, EXP_MACHINE_POOL, ...) are
 #   passed through the environment as they are and never printed.
 #   FLEET_AWS_CREDENTIALS_FROM_ENVIRONMENT  "true": build AWS_B64ENCODED_CREDENTIALS from the caller's
@@ -277,6 +277,35 @@ while :; do
   fleet_wait_sleep
 done
 fleet_log "all $cp_total provider Deployments are Available"
+
+# CRDs: every provider CRD Established, so that objects of their kinds (Cluster, ClusterResourceSet,
+# HelmChartProxy, ...) can be created as soon as this step is done.
+while :; do
+  cp_rc=0
+  fleet_k "$cp_kc" get customresourcedefinitions -l clusterctl.cluster.x-k8s.io \
+    -o 'jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Established")].status}{"\n"}{end}' || cp_rc=$?
+  if ((cp_rc == 0)); then
+    cp_waiting=()
+    cp_total=0
+    while IFS= read -r cp_line; do
+      if [[ -z $cp_line ]]; then continue; fi
+      cp_total=$((cp_total + 1))
+      if [[ ${cp_line#* } != True ]]; then cp_waiting+=("${cp_line%% *}"); fi
+    done <<<"$FLEET_OUT"
+    if ((${#cp_waiting[@]} == 0)); then break; fi
+    cp_status="waiting for the providers' CRDs to be Established: $((cp_total - ${#cp_waiting[@]}))/$cp_total; not yet: ${cp_waiting[*]}"
+  else
+    cp_status="waiting for the API server of the $cp_where: $(last_error_line "$FLEET_ERR")"
+  fi
+  if fleet_wait_expired; then
+    fleet_fail "provider CRDs on the $cp_where not Established after ${cp_timeout}s: $cp_status" \
+      "the providers are installed; nothing was removed" \
+      "check them (kubectl get crd -l clusterctl.cluster.x-k8s.io, $cp_kc_hint), then run $FLEET_RESUME"
+  fi
+  fleet_wait_progress "$cp_status"
+  fleet_wait_sleep
+done
+fleet_log "all $cp_total provider CRDs are Established"
 
 # Webhooks: a server-side dry-run create of a minimal v1beta2 Cluster goes through the Cluster
 # API webhooks; an answer (accepted or denied by the webhook) means they serve.

@@ -116,6 +116,8 @@ export interface Scenario {
     deploymentReadyTicks?: number;
     /** Ticks after the core provider is Available until webhooks answer (default 1). */
     webhookDelayTicks?: number;
+    /** Ticks after a provider is installed until its CRDs are Established (default 0). */
+    crdEstablishedTicks?: number;
     /** Per Cluster name: the condition that never becomes True, with its message. */
     clusters?: Record<string, { stallAt: "InfrastructureReady" | "ControlPlaneInitialized" | "ControlPlaneAvailable" | "WorkersAvailable"; message?: string }>;
     /** After a move, the target's controllers replace one Machine. */

@@ -282,8 +282,13 @@ class World {
       apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
       metadata: { name: `${k.plural}.${k.group}`, labels: k.provider === 'flux' ? {} : { 'clusterctl.cluster.x-k8s.io': '', 'cluster.x-k8s.io/provider': k.provider } },
       spec: { group: k.group, names: { kind: k.kind, plural: k.plural }, scope: k.namespaced ? 'Namespaced' : 'Cluster', versions: k.served.map((v) => ({ name: v, served: true, storage: v === k.version })) },
-      status: { conditions: [{ type: 'Established', status: 'True' }] },
+      status: { conditions: [{ type: 'Established', status: this.crdEstablished(srv, k.provider) ? 'True' : 'False' }] },
     }));
+  }
+
+  crdEstablished(srv, provider) {
+    const at = ((srv.sim || {}).crdsEstablishedAt || {})[provider];
+    return at === undefined || srv.clock >= at;
   }
 
   get(srv, info, ns, name) {
@@ -381,6 +386,9 @@ class World {
         data: { credentials: env.AWS_B64ENCODED_CREDENTIALS },
       });
     }
+    // Its CRDs become Established a few ticks later, as on a real API server.
+    srv.sim.crdsEstablishedAt = srv.sim.crdsEstablishedAt || {};
+    srv.sim.crdsEstablishedAt[p.label] = srv.clock + (this.sc.crdEstablishedTicks === undefined ? 0 : this.sc.crdEstablishedTicks);
     this.put(srv, {
       apiVersion: 'clusterctl.cluster.x-k8s.io/v1alpha3', kind: 'Provider',
       metadata: { name: p.label, namespace: p.namespace, labels: { 'clusterctl.cluster.x-k8s.io': '', 'cluster.x-k8s.io/provider': p.label } },

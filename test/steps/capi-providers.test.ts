@@ -22,8 +22,8 @@ function freshKind(w: TestWorld): void {
 }
 
 describe("step capi-providers", () => {
-    cell("fresh: one clusterctl init with every pin, waits for Deployments and webhooks, prints the inventory; already done: no clusterctl init, same inventory", async () => {
-        const w = new TestWorld({ scenario: { deploymentReadyTicks: 4, webhookDelayTicks: 2 } });
+    cell("fresh: one clusterctl init with every pin, waits for Deployments, CRDs and webhooks, prints the inventory; already done: no clusterctl init, same inventory", async () => {
+        const w = new TestWorld({ scenario: { deploymentReadyTicks: 4, crdEstablishedTicks: 7, webhookDelayTicks: 6 } });
         freshKind(w);
         const r = await w.run("capi-providers", tempEnv);
         assert.strictEqual(r.code, 0, r.stderr);
@@ -35,6 +35,8 @@ describe("step capi-providers", () => {
         ]);
         assert.strictEqual(r.stdout, INVENTORY);
         assert.match(r.stderr, /waiting for provider Deployments to be Available: 0\/8 available/);
+        assert.match(r.stderr, /waiting for the providers' CRDs to be Established: \d+\/\d+; not yet: .*clusters\.cluster\.x-k8s\.io/);
+        assert.match(r.stderr, /all \d+ provider CRDs are Established/);
         assert.match(r.stderr, /waiting for the Cluster API webhooks to answer: .*failed calling webhook "default\.cluster\.cluster\.x-k8s\.io"/);
         assert.match(r.stderr, /error when creating "STDIN"/);
         assert.match(r.stderr, /the Cluster API webhooks answer/);
