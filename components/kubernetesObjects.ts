@@ -37,13 +37,9 @@ export function applySecrets(prefix: string, shape: K8sObject[], values: pulumi.
             {
                 metadata: object.metadata,
                 type: object.type as string | undefined,
-                // Key by key, so that the keys stay visible (plans, previews) while every value is a secret.
-                stringData: Object.fromEntries(
-                    Object.keys((object.stringData ?? {}) as Record<string, string>).map((key) => [
-                        key,
-                        pulumi.secret(real.apply((o) => ((o.stringData ?? {}) as Record<string, string>)[key] ?? "")),
-                    ]),
-                ),
+                // Whichever the render uses: stringData (plain text) or data (base64, e.g. resource-set content).
+                ...(object.stringData !== undefined ? { stringData: pulumi.secret(real.apply((o) => o.stringData as Record<string, string>)) } : {}),
+                ...(object.data !== undefined ? { data: pulumi.secret(real.apply((o) => o.data as Record<string, string>)) } : {}),
             },
             opts,
         );

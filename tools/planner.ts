@@ -9,6 +9,7 @@ import { EnvironmentSpec } from "../stacks/spec";
 import { loadRawConfig, repoRoot } from "../stacks/stackFiles";
 import { selectedClusters } from "../render/modules";
 import { K8sObject } from "../render/types";
+import { isK8sObject } from "../render/yaml";
 
 export const SECRET = "[secret]";
 const secretSig = "4dabf18193072939515e22adb298388d";
@@ -44,6 +45,8 @@ export interface PlanOptions {
     invokeResults?: Record<string, Record<string, unknown>>;
     /** Run as `pulumi preview` does: step outputs (kubeconfigs) are unknown. */
     preview?: boolean;
+    /** Tests only: keep secret values in `inputs`, to check they reach the resources that need them. */
+    revealSecrets?: boolean;
 }
 
 /** Replaces Pulumi's secret envelopes by "[secret]" and unknowns by "[unknown]", recursively. */
@@ -53,6 +56,15 @@ export function redact(value: unknown): unknown {
     if (value && typeof value === "object") {
         if (secretSig in value) return SECRET;
         return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v)]));
+    }
+    return value;
+}
+
+function unwrapSecrets(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(unwrapSecrets);
+    if (value && typeof value === "object") {
+        if (secretSig in value) return unwrapSecrets((value as unknown as { value: unknown }).value);
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
     }
     return value;
 }
@@ -161,7 +173,9 @@ export async function planStack(options: PlanOptions): Promise<{ ok: false; erro
                 retainOnDelete: Boolean(r.opts.retainOnDelete),
                 deletedWith: r.opts.deletedWith ? await urnOf(r.opts.deletedWith) : undefined,
             },
-            inputs: { ...(redact(inputsByKey.get(`${r.type}::${r.name}`) ?? {}) as Record<string, unknown>), ...(await resolveInputs(r.props)) },
+            inputs: options.revealSecrets
+                ? (unwrapSecrets(inputsByKey.get(`${r.type}::${r.name}`) ?? {}) as Record<string, unknown>)
+                : { ...(redact(inputsByKey.get(`${r.type}::${r.name}`) ?? {}) as Record<string, unknown>), ...(await resolveInputs(r.props)) },
         });
     }
     const outputs: Record<string, unknown> = {};
@@ -230,7 +244,7 @@ async function exportedValue(value: unknown): Promise<unknown> {
 }
 
 function parseDocuments(text: string): K8sObject[] {
-    return yaml.loadAll(text).filter((d): d is K8sObject => d !== null && typeof d === "object");
+    return yaml.loadAll(text).filter(isK8sObject);
 }
 
 /** Every Kubernetes object the plan would apply, by target cluster. */
@@ -253,16 +267,28 @@ function collectManifests(spec: EnvironmentSpec, resources: PlannedResource[]): 
             target.spec = { ...(target.spec as object), ...(object.spec as object) };
             continue;
         }
+        // A redacted base64 value would not be base64: show it where plain text goes (stringData).
+        if (object.kind === "Secret" && object.data && typeof object.data === "object") {
+            const data = object.data as Record<string, string>;
+            for (const [key, value] of Object.entries(data)) {
+                if (value !== SECRET) continue;
+                object.stringData = { ...(object.stringData as object), [key]: SECRET };
+                delete data[key];
+            }
+            if (Object.keys(data).length === 0) delete object.data;
+        }
         add("permanent", object);
         // What a bootstrap module delivers to each cluster it selects: the content of its resource sets.
         const module = moduleOf(r, byUrnName);
         if (module && (object.kind === "ConfigMap" || object.kind === "Secret")) {
             const selected = spec.bootstrapModules.find((m) => `module-${m.name}` === module);
-            const content = object.kind === "Secret" ? object.stringData : object.data;
+            const content = { ...(object.data as object), ...(object.stringData as object) } as Record<string, string>;
             for (const cluster of selected ? selectedClusters(spec, selected) : []) {
-                // A resource set Secret's content is secret as a whole: the plan shows that it is delivered, not what.
-                if (content === SECRET) add(cluster, { apiVersion: "v1", kind: "Secret", metadata: { name: `${object.metadata.name}-content`, annotations: { "fleet-bootstrap.io/content": SECRET } } });
-                else for (const value of Object.values((content ?? {}) as Record<string, string>)) parseDocuments(value).forEach((o) => add(cluster, o));
+                for (const [key, value] of Object.entries(content)) {
+                    // A resource set Secret's content is secret: the plan shows that it is delivered, not what.
+                    if (value === SECRET) add(cluster, { apiVersion: "v1", kind: "Secret", metadata: { name: `${object.metadata.name}-${key}`, annotations: { "fleet-bootstrap.io/content": SECRET } } });
+                    else parseDocuments(value).forEach((o) => add(cluster, o));
+                }
             }
         }
     }

@@ -194,6 +194,21 @@ describe("the program under mocks (offline plan)", function () {
         assert.ok(!JSON.stringify([...ssh.manifests.values()]).includes("FAKE-SSH-KEY"));
     });
 
+    it("delivers the real credentials where they are needed: Flux's secrets and the downstream resource set", async () => {
+        const result = await planStack({ stack: "staging", overrides: fakeSecrets, revealSecrets: true });
+        assert.ok(result.ok);
+        const secret = (name: string) => result.plan.resources.find((r) => r.type === "kubernetes:core/v1:Secret" && r.name.endsWith(name))!;
+        assert.strictEqual((secret("flux-system").inputs.stringData as Record<string, string>).password, fakeSecrets.gitPassword);
+        assert.strictEqual((secret("sops-age").inputs.stringData as Record<string, string>)["age.agekey"], fakeSecrets.sopsAgeKey);
+        const resourceSet = secret("flux-secrets").inputs;
+        assert.strictEqual(resourceSet.type, "addons.cluster.x-k8s.io/resource-set");
+        const delivered = Object.values(resourceSet.data as Record<string, string>).map((b64) => Buffer.from(b64, "base64").toString("utf8")).join("\n");
+        assert.ok(delivered.includes(fakeSecrets.sopsAgeKey) && delivered.includes(fakeSecrets.gitPassword), "the resource set carries both credentials downstream");
+        const capi = result.plan.resources.find((r) => r.name === "temporary-providers-clusterctl-init")!;
+        const encoded = (capi.inputs.environment as Record<string, string>).AWS_B64ENCODED_CREDENTIALS;
+        assert.ok(Buffer.from(encoded, "base64").toString("utf8").includes(fakeSecrets.awsSecretAccessKey), "CAPA gets the bootstrap credentials");
+    });
+
     it("renders manifests that validate against the upstream CRDs and the Kubernetes schema", async () => {
         for (const p of [local, await plan("staging", fakeSecrets)]) {
             for (const [target, objects] of p.manifests) {
