@@ -27,7 +27,9 @@
 #     Machine); Flux Kustomizations/HelmReleases on the source suspended; `clusterctl move --dry-run`
 #     lists the Cluster; a `--to-directory` backup in $STATE_DIR/move-backup/<UTC timestamp>/ (0700;
 #     it holds CA keys and kubeconfig Secrets; age-encrypted into <timestamp>.tar.age, plaintext
-#     removed, when age and FLEET_AGE_RECIPIENT are both there); Machine names recorded;
+#     removed, when age and FLEET_AGE_RECIPIENT are both there); Machine names recorded; the Helm
+#     add-on controller on the source stopped (it would uninstall the charts, the CNI among them, from
+#     a Cluster that leaves it), and started again if the move fails;
 #   - move retried with exponential backoff only on transient errors (connection refused/reset,
 #     i/o timeout, TLS handshake timeout, failed calling webhook, failed to connect to the
 #     management cluster); after any failed attempt the Clusters it paused on the source are
@@ -469,6 +471,27 @@ pv_move_transient() {
   return 1
 }
 
+# The Helm add-on controller on the temporary cluster must not act while the Cluster leaves it: CAAPH
+# uninstalls a chart from a cluster that stops matching a HelmChartProxy, and the management cluster's
+# own CNI came from the one on kind. Stopped for the move (kind is disposable after it); started again
+# when the move fails and the Cluster stays on kind.
+pv_addon_ns=""
+for pv_s in ${pv_src_inv[@]+"${pv_src_inv[@]}"}; do
+  read -r pv_t pv_n _ pv_ns <<<"$pv_s"
+  if [[ $pv_t == AddonProvider && $pv_n == helm ]]; then pv_addon_ns=$pv_ns; fi
+done
+pv_scale_addons() { # <replicas>
+  if [[ -n $pv_addon_ns ]]; then
+    fleet_k "$pv_src" patch deployment caaph-controller-manager -n "$pv_addon_ns" --type merge -p "{\"spec\":{\"replicas\":$1}}"
+  fi
+}
+if [[ -n $pv_addon_ns ]]; then
+  fleet_log "stopping the Helm add-on controller on the temporary cluster for the move (it would uninstall the management cluster's CNI when the Cluster leaves)"
+  if ! pv_scale_addons 0; then
+    fleet_fail "could not stop the Helm add-on controller on the $pv_src_name: $(last_error_line "$FLEET_ERR")" "nothing was moved; backup: $pv_location" "$FLEET_RESUME"
+  fi
+fi
+
 FLEET_STATE_NOTE="the move may be incomplete; backup: $pv_location"
 pv_attempt=1
 while :; do
@@ -494,6 +517,9 @@ while :; do
   fi
   pv_reason="not a transient error, so not retried"
   if pv_move_transient "$pv_log"; then pv_reason="gave up after $pv_attempts attempts"; fi
+  if pv_cluster "$pv_src" && ((PV_PRESENT == 1)) && ! pv_scale_addons 1; then
+    fleet_log "warning: could not start the Helm add-on controller on the temporary cluster again: $(last_error_line "$FLEET_ERR")"
+  fi
   fleet_fail "clusterctl move failed ($pv_reason): $pv_err" "$(pv_where); backup: $pv_location" \
     "fix the cause above, then run $FLEET_RESUME (the pivot step re-checks both clusters and completes the move)"
 done

@@ -46,6 +46,12 @@ function assertPivoted(w: TestWorld, machinesBefore: string[]): void {
 const moveCalls = (r: { log: { tool: string; argv: string[] }[] }) =>
     r.log.filter((e) => e.tool === "clusterctl" && e.argv[0] === "move" && !e.argv.includes("--dry-run") && !e.argv.some((a) => a === "--to-directory"));
 
+/** Replicas of the Helm add-on controller (CAAPH) on a cluster. */
+function addonReplicas(srv: ServerState | undefined): number | undefined {
+    const deployment = srv?.objects["Deployment.apps"]?.["caaph-system/caaph-controller-manager"] as { spec?: { replicas?: number } } | undefined;
+    return deployment?.spec?.replicas;
+}
+
 describe("step pivot", () => {
     cell("fresh: guards, dry run, 0700 backup, move, verify; prints the backup location; already done: a second run is a no-op; then the temporary cluster may go", async () => {
         const w = ready();
@@ -69,6 +75,7 @@ describe("step pivot", () => {
         assert.match(r.stderr, /the permanent cluster has every provider of the temporary cluster/);
         assert.match(r.stderr, /clusterctl move --dry-run lists Cluster fleet-system\/mgmt/);
         assert.match(r.stderr, /verified: Cluster fleet-system\/mgmt is on the permanent cluster, unpaused, and gone from the temporary cluster/);
+        assert.strictEqual(addonReplicas(w.kindServer()), 0, "CAAPH on kind stopped before the Cluster left it");
         const second = await w.run("pivot", envFor(w));
         assert.strictEqual(second.code, 0, second.stderr);
         assert.strictEqual(second.log.filter((e) => e.tool === "clusterctl").length, 0);
@@ -186,6 +193,7 @@ describe("step pivot", () => {
         assert.match(r.stderr, /State: Cluster fleet-system\/mgmt is on the temporary cluster only \(unpaused\); nothing was moved; backup: \//);
         assert.strictEqual(moveCalls(r).length, 1);
         assert.notStrictEqual(clusterOn(w.kindServer())?.spec?.paused, true);
+        assert.strictEqual(addonReplicas(w.kindServer()), 1, "CAAPH on kind runs again: the Cluster stays there");
         checkInvariants(w);
     });
 
