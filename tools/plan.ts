@@ -77,6 +77,7 @@ function planMarkdown(plan: Plan): string {
         const others = plan.resources.filter((r) => r.type !== "command:local:Command" && r.parent === component.urn);
         if (others.length > 0) lines.push(`   - resources: ${others.map((r) => `${r.type.split(":").slice(1).join(":")} \`${r.name}\``).join(", ")}`);
     });
+    if (plan.warnings.length > 0) lines.push("", "## Warnings", "", ...plan.warnings.map((w) => `- ${w}`));
     lines.push("", "## Component graph", "", "```mermaid", "graph TD");
     for (const component of order) {
         lines.push(`  ${id(component.urn)}["${label(component)}"]`);
@@ -121,6 +122,7 @@ async function main(): Promise<void> {
     }
     const out = path.resolve(args.out ?? path.join("out", "plan", args.stack));
     writePlan(result.plan, out);
+    for (const warning of result.plan.warnings) console.error(`warning: ${warning}`);
     console.log(`plan for stack '${args.stack}': ${result.plan.resources.length} resources, written to ${path.relative(process.cwd(), out) || "."}/ (plan.json, plan.md, manifests/)`);
 }
 

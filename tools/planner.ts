@@ -34,6 +34,8 @@ export interface Plan {
     manifests: Map<string, K8sObject[]>;
     /** Mock calls (invokes) the program made, e.g. the AWS duplicate-cluster lookup. */
     invokes: string[];
+    /** Warnings the program logged (`pulumi.log.warn`), as `pulumi preview` would show them. */
+    warnings: string[];
 }
 
 export interface PlanOptions {
@@ -136,6 +138,12 @@ export async function planStack(options: PlanOptions): Promise<{ ok: false; erro
         failed();
     };
     process.on("unhandledRejection", onFailure);
+    // Without an engine, pulumi.log.warn writes to console.warn: collect what the program warns about.
+    const warnings: string[] = [];
+    const consoleWarn = console.warn;
+    console.warn = (...args: unknown[]) => {
+        warnings.push(args.map(String).join(" ").replace(/^warning: \[runtime\] /, ""));
+    };
     let program: Record<string, unknown>;
     try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -150,6 +158,7 @@ export async function planStack(options: PlanOptions): Promise<{ ok: false; erro
         }
     } finally {
         process.off("unhandledRejection", onFailure);
+        console.warn = consoleWarn;
     }
     if (failures.length > 0) {
         const first = failures[0];
@@ -181,7 +190,7 @@ export async function planStack(options: PlanOptions): Promise<{ ok: false; erro
     const outputs: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(program)) outputs[key] = await exportedValue(value);
 
-    return { ok: true, plan: { stack: options.stack, spec: checked.spec, resources, outputs, manifests: collectManifests(checked.spec, resources), invokes } };
+    return { ok: true, plan: { stack: options.stack, spec: checked.spec, resources, outputs, manifests: collectManifests(checked.spec, resources), invokes, warnings } };
 }
 
 function urnOf(resource: pulumi.Resource): Promise<string> {

@@ -156,6 +156,15 @@ describe("the program under mocks (offline plan)", function () {
         assert.strictEqual(big.resources.length, local.resources.length);
     });
 
+    it("warns at preview about a module whose selector matches no declared cluster, without failing", async () => {
+        const module = "- name: ingress\n  selector: {tier: none}\n  helm: {repoURL: https://charts.example.com, chartName: ingress, version: 1.0.0}\n";
+        const planned = await plan("local", { bootstrapModules: module }, { preview: true });
+        assert.deepStrictEqual(planned.warnings.filter((w) => w.includes("ingress")), [
+            `bootstrap module 'ingress': its selector {"tier":"none"} matches none of the clusters declared in this stack (clusters added through Git may still match)`,
+        ]);
+        assert.ok(!local.warnings.some((w) => w.includes("matches none")), "the default modules select declared clusters");
+    });
+
     it("refuses a change of the Flux sync name at preview", async () => {
         await assert.rejects(
             planStack({ stack: "local", preview: true, previousOutputs: { fluxSyncName: "old-name" } }),
