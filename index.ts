@@ -8,7 +8,6 @@ const spec = readProgramConfig();
 const self = new pulumi.StackReference("previous-outputs", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
 const environment = new Environment(spec, readSecrets(spec), {
     previousFluxSyncName: self.getOutput("fluxSyncName") as pulumi.Output<string | undefined>,
-    ageRecipient: new pulumi.Config().get("ageRecipient"),
 });
 
 const mgmt = spec.managementCluster.name;

@@ -29,8 +29,6 @@ export interface EnvironmentSecrets {
 export interface EnvironmentOptions {
     /** `fluxSyncName` this stack exported at its last update (sync.name is immutable upstream). */
     previousFluxSyncName?: pulumi.Input<string | undefined>;
-    /** age public key for encrypting the move backup. */
-    ageRecipient?: string;
 }
 
 /** Minimum versions of the CLIs the steps run; clusterctl must know the pinned Cluster API contract. */
@@ -166,7 +164,7 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
             targetKubeconfig: management.kubeconfig,
             clusterName: mgmt.name,
             namespace: spec.clusterNamespace,
-            ageRecipient: options.ageRecipient || undefined,
+            ageRecipient: spec.ageRecipient || undefined,
         },
         { dependsOn: [permanentProviders, temporaryProviders], ...permanent },
     );

@@ -145,6 +145,8 @@ export interface EnvironmentSpec {
     bootstrapModules: BootstrapModuleSpec[];
     /** Present only when provider is `aws`. */
     aws?: AwsSpec;
+    /** age public key the `clusterctl move` backup is encrypted to (when the age CLI is present); "" = none. */
+    ageRecipient: string;
     secrets: SecretPresence;
 }
 

@@ -136,6 +136,14 @@ describe("the program under mocks (offline plan)", function () {
         assert.deepStrictEqual(one(local, "command:local:Command", "temporary-providers-clusterctl-init").inputs.triggers, ["temporary-kind-id"]);
     });
 
+    it("passes the age recipient to the pivot, so the move backup is encrypted", async () => {
+        const recipient = `age1${"q".repeat(58)}`;
+        const planned = await plan("local", { ageRecipient: recipient });
+        const env = one(planned, "command:local:Command", "pivot-clusterctl-move").inputs.environment as Record<string, string>;
+        assert.strictEqual(env.FLEET_AGE_RECIPIENT, recipient);
+        assert.ok(!("FLEET_AGE_RECIPIENT" in (one(local, "command:local:Command", "pivot-clusterctl-move").inputs.environment as object)), "none by default");
+    });
+
     it("binds nothing to the temporary cluster through @pulumi/kubernetes", () => {
         const providers = byType(local, "pulumi:providers:kubernetes");
         assert.strictEqual(providers.length, 1, "one Kubernetes provider: the permanent cluster's");
