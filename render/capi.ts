@@ -95,12 +95,20 @@ interface ProviderParts {
     nodeRegistration: Record<string, unknown>;
 }
 
+/**
+ * The node image of CAPD machines: what the quick-start ClusterClass patches in (`+` is not valid in an
+ * image tag), pinned by the digest of the kind node image when that is the same Kubernetes version.
+ */
+export function capdNodeImage(env: Pick<EnvironmentSpec, "versions" | "temporaryCluster">): string {
+    const tagged = `kindest/node:${env.versions.kubernetes.replace(/\+/g, "_")}`;
+    return env.temporaryCluster.nodeImage.startsWith(`${tagged}@sha256:`) ? env.temporaryCluster.nodeImage : tagged;
+}
+
 function dockerParts(env: EnvironmentSpec, _cluster: ClusterSpec): ProviderParts {
     const machine = {
         backend: {
             docker: {
-                // What the quick-start ClusterClass patches in; `+` is not valid in an image tag.
-                customImage: `kindest/node:${env.versions.kubernetes.replace(/\+/g, "_")}`,
+                customImage: capdNodeImage(env),
                 extraMounts: [{ containerPath: dockerSocket, hostPath: dockerSocket }],
             },
         },

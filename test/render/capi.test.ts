@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 
 import {
     awsInstanceProfiles,
+    capdNodeImage,
     clusterNameLabel,
     pruneDisabledAnnotation,
     renderClusterObjects,
@@ -51,7 +52,17 @@ for (const [provider, spec] of [
     ["docker", localSpec()],
     ["aws", stagingSpec()],
 ] as Array<[string, EnvironmentSpec]>) {
-    describe(`renderClusterObjects (${provider})`, () => {
+    describe("CAPD node image", () => {
+    it("is pinned by the kind node image's digest when both are the same Kubernetes version", () => {
+        const digest = `sha256:${"0".repeat(64)}`;
+        const same = { versions: { kubernetes: "v1.33.1" }, temporaryCluster: { name: "k", nodeImage: `kindest/node:v1.33.1@${digest}` } } as Parameters<typeof capdNodeImage>[0];
+        assert.equal(capdNodeImage(same), `kindest/node:v1.33.1@${digest}`);
+        const other = { versions: { kubernetes: "v1.34.0" }, temporaryCluster: { name: "k", nodeImage: `kindest/node:v1.33.1@${digest}` } } as Parameters<typeof capdNodeImage>[0];
+        assert.equal(capdNodeImage(other), "kindest/node:v1.34.0");
+    });
+});
+
+describe(`renderClusterObjects (${provider})`, () => {
         const mgmt = renderClusterObjects(spec, spec.managementCluster);
         const workload = renderClusterObjects(spec, spec.workloadClusters[0]);
 
@@ -115,7 +126,8 @@ describe("renderClusterObjects (docker): CAPD quick-start shapes", () => {
         assert.equal(templates.length, 2);
         for (const t of templates) {
             assert.deepEqual(t.spec.template.spec.backend.docker.extraMounts, [{ containerPath: "/var/run/docker.sock", hostPath: "/var/run/docker.sock" }]);
-            assert.equal(t.spec.template.spec.backend.docker.customImage, `kindest/node:${spec.versions.kubernetes}`);
+            assert.equal(t.spec.template.spec.backend.docker.customImage, capdNodeImage(spec));
+            assert.ok(t.spec.template.spec.backend.docker.customImage.startsWith(`kindest/node:${spec.versions.kubernetes}`));
         }
     });
 
