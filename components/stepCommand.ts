@@ -2,7 +2,7 @@
 // runs the delete step recorded at the last up), progress on stderr, output on stdout.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { StepName, stepScript } from "../render/steps";
+import { STEP_INTERPRETER, StepName, stepScript } from "../render/steps";
 
 export interface StepCommandArgs {
     environment: string;
@@ -26,7 +26,7 @@ export function stepCommand(name: string, args: StepCommandArgs, opts: pulumi.Cu
     return new command.local.Command(
         name,
         {
-            interpreter: ["/bin/bash", "-c"],
+            interpreter: [...STEP_INTERPRETER],
             create: stepScript(args.step),
             delete: args.deleteStep ? stepScript(args.deleteStep) : undefined,
             environment: { ...common, ...args.variables },

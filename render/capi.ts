@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 
 import { fleetLabels, type ClusterSpec, type EnvironmentSpec } from "../stacks/spec";
 import type { K8sObject, ObjectMeta } from "./types";
+import { capaIamName } from "./iam";
 import { dumpYaml, sortedRecord } from "./yaml";
 
 export const apiGroups = {
@@ -35,14 +36,14 @@ export const deploymentNameLabel = "cluster.x-k8s.io/deployment-name";
 
 /** Instance profiles `clusterawsadm bootstrap iam` creates (CAPA's default template uses these names). */
 export const awsInstanceProfiles = {
-    controlPlane: "control-plane.cluster-api-provider-aws.sigs.k8s.io",
-    nodes: "nodes.cluster-api-provider-aws.sigs.k8s.io",
+    controlPlane: capaIamName("control-plane"),
+    nodes: capaIamName("nodes"),
 } as const;
 
 /** Tags CAPA puts on every AWS resource of a cluster, besides its own. */
 export const awsTagKeys = {
-    environment: "fleet-bootstrap.io/environment",
-    cluster: "fleet-bootstrap.io/cluster",
+    environment: fleetLabels.environment,
+    cluster: fleetLabels.cluster,
 } as const;
 
 const dockerSocket = "/var/run/docker.sock";

@@ -27,16 +27,6 @@ export function parseYamlDocuments(text: string): unknown[] {
     return yaml.loadAll(text).filter((doc) => doc !== null && doc !== undefined);
 }
 
-/** Parses multi-document YAML that must contain only Kubernetes objects. */
-export function parseObjects(text: string, source = "inline"): K8sObject[] {
-    return parseYamlDocuments(text).map((doc, i) => {
-        if (!isK8sObject(doc)) {
-            throw new Error(`${source}: document ${i + 1} is not a Kubernetes object (apiVersion, kind and metadata.name are required)`);
-        }
-        return doc;
-    });
-}
-
 export function isK8sObject(value: unknown): value is K8sObject {
     if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
     const v = value as Record<string, unknown>;

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { toYaml } from "../render/yaml";
 import { readOverrides } from "../stacks/stackFiles";
-import { Plan, planStack, PlannedResource, SECRET } from "./planner";
+import { ancestors, Plan, planStack, PlannedResource, SECRET } from "./planner";
 
 function parseArgs(argv: string[]): { stack: string; out?: string; configFile?: string } {
     const args: { stack?: string; out?: string; configFile?: string } = {};
@@ -24,9 +24,10 @@ export function componentOrder(plan: Plan): PlannedResource[] {
     const byUrn = new Map(plan.resources.map((r) => [r.urn, r]));
     const root = plan.resources.find((r) => r.type === "fleet:index:Environment");
     const top = plan.resources.filter((r) => r.parent === root?.urn);
+    // The top-level component a resource belongs to (itself, when it is one).
     const topOf = (urn: string): string | undefined => {
-        for (let r = byUrn.get(urn); r; r = r.parent ? byUrn.get(r.parent) : undefined) if (r.parent === root?.urn) return r.urn;
-        return undefined;
+        const r = byUrn.get(urn);
+        return r && [r, ...ancestors(r, byUrn)].find((a) => a.parent === root?.urn)?.urn;
     };
     const deps = new Map(top.map((t) => [t.urn, new Set<string>()]));
     for (const r of plan.resources) {
@@ -50,10 +51,11 @@ export function componentOrder(plan: Plan): PlannedResource[] {
 
 function planMarkdown(plan: Plan): string {
     const order = componentOrder(plan);
+    const byUrn = new Map(plan.resources.map((r) => [r.urn, r]));
     const label = (r: PlannedResource) => `${r.type.split(":").pop()} ${r.name}`;
     const id = (urn: string) => `c${order.findIndex((o) => o.urn === urn)}`;
     const stepsOf = (component: PlannedResource) =>
-        plan.resources.filter((r) => r.type === "command:local:Command" && isDescendant(plan, r, component.urn));
+        plan.resources.filter((r) => r.type === "command:local:Command" && ancestors(r, byUrn).some((a) => a.urn === component.urn));
     const lines = [
         `# Plan for stack \`${plan.stack}\` (environment \`${plan.spec.environment}\`, provider \`${plan.spec.provider}\`)`,
         "",
@@ -87,12 +89,6 @@ function planMarkdown(plan: Plan): string {
     for (const [target, objects] of [...plan.manifests.entries()].sort()) lines.push(`- \`manifests/${target}/\`: ${objects.length} objects`);
     lines.push("", "## Stack outputs", "", "```json", JSON.stringify(plan.outputs, null, 2), "```", "");
     return lines.join("\n");
-}
-
-function isDescendant(plan: Plan, resource: PlannedResource, ancestor: string): boolean {
-    const byUrn = new Map(plan.resources.map((r) => [r.urn, r]));
-    for (let parent = resource.parent; parent; parent = byUrn.get(parent)?.parent) if (parent === ancestor) return true;
-    return false;
 }
 
 /** Writes plan.json, manifests/<target>/*.yaml and plan.md into `dir` (replacing what a previous plan left). */

@@ -260,7 +260,7 @@ function parseDocuments(text: string): K8sObject[] {
 function collectManifests(spec: EnvironmentSpec, resources: PlannedResource[]): Map<string, K8sObject[]> {
     const manifests = new Map<string, K8sObject[]>();
     const add = (target: string, object: K8sObject) => manifests.set(target, [...(manifests.get(target) ?? []), object]);
-    const byUrnName = new Map(resources.map((r) => [r.urn, r]));
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
 
     for (const r of resources) {
         if (r.type === "command:local:Command" && typeof r.inputs.stdin === "string") {
@@ -288,7 +288,7 @@ function collectManifests(spec: EnvironmentSpec, resources: PlannedResource[]): 
         }
         add("permanent", object);
         // What a bootstrap module delivers to each cluster it selects: the content of its resource sets.
-        const module = moduleOf(r, byUrnName);
+        const module = moduleOf(r, byUrn);
         if (module && (object.kind === "ConfigMap" || object.kind === "Secret")) {
             const selected = spec.bootstrapModules.find((m) => `module-${m.name}` === module);
             const content = { ...(object.data as object), ...(object.stringData as object) } as Record<string, string>;
@@ -304,10 +304,15 @@ function collectManifests(spec: EnvironmentSpec, resources: PlannedResource[]): 
     return manifests;
 }
 
-function moduleOf(resource: PlannedResource, byUrn: Map<string, PlannedResource>): string | undefined {
-    for (let parent = resource.parent; parent; parent = byUrn.get(parent)?.parent) {
-        const owner = byUrn.get(parent);
-        if (owner?.type === "fleet:index:BootstrapModule") return owner.name;
+/** A resource's parent, its parent's parent, and so on up to the stack's root. */
+export function ancestors(resource: PlannedResource, byUrn: Map<string, PlannedResource>): PlannedResource[] {
+    const chain: PlannedResource[] = [];
+    for (let parent = resource.parent ? byUrn.get(resource.parent) : undefined; parent; parent = parent.parent ? byUrn.get(parent.parent) : undefined) {
+        chain.push(parent);
     }
-    return undefined;
+    return chain;
+}
+
+function moduleOf(resource: PlannedResource, byUrn: Map<string, PlannedResource>): string | undefined {
+    return ancestors(resource, byUrn).find((owner) => owner.type === "fleet:index:BootstrapModule")?.name;
 }

@@ -1,7 +1,7 @@
 // Turns an offline plan into the graph the critical-path scheduler works on: which documented
 // duration each resource takes (docs/step-durations.md), which steps form the unavoidable chain,
 // and which resources belong to work that must stay off the critical path.
-import type { Plan, PlannedResource } from "../planner";
+import { ancestors, type Plan, type PlannedResource } from "../planner";
 import type { GraphNode, StepPart } from "./criticalPath";
 import type { Duration } from "./durations";
 
@@ -30,12 +30,7 @@ export function isComponent(r: PlannedResource): boolean {
 }
 
 function ancestorTypes(r: PlannedResource, byUrn: Map<string, PlannedResource>): string[] {
-    const types: string[] = [];
-    for (let p = r.parent; p; p = byUrn.get(p)?.parent) {
-        const owner = byUrn.get(p);
-        if (owner) types.push(owner.type);
-    }
-    return types;
+    return ancestors(r, byUrn).map((owner) => owner.type);
 }
 
 /** The duration keys a resource takes, or undefined when none applies (an unknown type). */
