@@ -136,9 +136,9 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
         kubeconfig: management.kubeconfig,
         // Stable identity: an unknown kubeconfig at preview must not plan a replacement of every object.
         clusterIdentifier: `${env}-${mgmt.name}`,
+        // Objects may exist already after an interrupted run or a move: with server-side apply, provider
+        // 4.25 creates by applying, which adopts an existing object (proven by the engine test).
         enableServerSideApply: true,
-        // Objects may exist already after an interrupted run or a move: adopt rather than fail.
-        upsertExistingObjects: true,
     }, child);
 
     const staticOnPermanent = spec.aws?.staticCredentialsOnPermanent ?? false;
