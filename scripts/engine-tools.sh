@@ -121,9 +121,12 @@ wrapper_module() {
     const [localVersion] = process.argv.slice(1);
     if (m.Go) console.log("-go=" + m.Go);
     for (const g of m.Godebug || []) console.log("-godebug=" + g.Key + "=" + g.Value);
+    const required = new Set((m.Require || []).map((r) => r.Path));
     for (const r of m.Replace || []) {
       const old = r.Old.Path + (r.Old.Version ? "@" + r.Old.Version : "");
-      console.log("-replace=" + old + "=" + (r.New.Version ? r.New.Path + "@" + r.New.Version : r.Old.Path + "@" + localVersion));
+      if (r.New.Version) console.log("-replace=" + old + "=" + r.New.Path + "@" + r.New.Version);
+      // A local module this one does not require (e.g. the repository root) is not needed to build it.
+      else if (required.has(r.Old.Path)) console.log("-replace=" + old + "=" + r.Old.Path + "@" + localVersion);
     }' "$local_version")
   go_in "$src" mod edit "-require=$mod@$version" "${edits[@]}"
 }

@@ -1,0 +1,247 @@
+// A real Kubernetes API server for the tests that need one: etcd + kube-apiserver (+ optionally a
+// kube-controller-manager running only namespace deletion and garbage collection), built by
+// scripts/engine-tools.sh, bound to 127.0.0.1 on free ports, with a token in system:masters.
+// Every process is supervised: it is stopped by stop(), on this process's exit or interrupt, and by its
+// supervisor when this process dies without cleaning up (kill -9).
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as net from "node:net";
+import * as path from "node:path";
+
+export interface KubeApiServer {
+    name: string;
+    /** https://127.0.0.1:<port> */
+    url: string;
+    /** A kubeconfig (mode 0600) for a system:masters user; its context is named after the server. */
+    kubeconfigPath: string;
+    kubeconfig: string;
+    /** The serving certificate, PEM (self-signed, SAN 127.0.0.1). */
+    caPem: string;
+    token: string;
+    /** kubectl against this server, with `args`; throws with kubectl's stderr when it fails. */
+    kubectl(args: string[], input?: string): string;
+    stop(): Promise<void>;
+}
+
+export interface KubeApiServerOptions {
+    name: string;
+    /** The directory with etcd, kube-apiserver, kube-controller-manager and kubectl. */
+    binDir: string;
+    /** Where its data, certificates, logs and kubeconfig go; created, and removed by stop(). */
+    workDir: string;
+    /** Run kube-controller-manager for namespace deletion and garbage collection (default false). */
+    controllerManager?: boolean;
+}
+
+const running = new Set<KubeApiServer>();
+const children = new Set<ChildProcess>();
+let exitHooksInstalled = false;
+
+function installExitHooks(): void {
+    if (exitHooksInstalled) return;
+    exitHooksInstalled = true;
+    // Synchronous last resort: the supervisors stop their process when it gets SIGTERM.
+    process.on("exit", () => {
+        for (const child of children) child.kill("SIGTERM");
+    });
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        process.once(signal, () => {
+            for (const child of children) child.kill("SIGTERM");
+            process.exit(130);
+        });
+    }
+}
+
+export async function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.unref();
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const port = (server.address() as net.AddressInfo).port;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+// The supervisor runs the server in the background, stops it on SIGTERM, and stops it when the node
+// process that started it is gone (so a killed test run leaves nothing behind).
+const SUPERVISOR = [
+    "set -u",
+    'owner=$1; log=$2; shift 2',
+    '"$@" >>"$log" 2>&1 & child=$!',
+    'trap \'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0\' TERM INT',
+    'while kill -0 "$owner" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 1 & wait $!; done',
+    'kill -TERM "$child" 2>/dev/null; wait "$child"',
+].join("\n");
+
+function supervise(logFile: string, argv: string[]): ChildProcess {
+    const child = spawn("bash", ["-c", SUPERVISOR, "supervisor", String(process.pid), logFile, ...argv], { stdio: "ignore" });
+    children.add(child);
+    child.on("exit", () => children.delete(child));
+    return child;
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+}
+
+function tail(file: string, lines = 15): string {
+    try {
+        return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    } catch {
+        return "(no log)";
+    }
+}
+
+async function readyz(url: string, ca: string, token: string): Promise<boolean> {
+    return new Promise((resolve) => {
+        const req = https.get(`${url}/readyz`, { ca, headers: { Authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
+            res.resume();
+            resolve(res.statusCode === 200);
+        });
+        req.on("error", () => resolve(false));
+        req.on("timeout", () => {
+            req.destroy();
+            resolve(false);
+        });
+    });
+}
+
+async function waitFor(what: string, logFile: string, timeoutMs: number, probe: () => Promise<boolean>, child: ChildProcess): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+        if (child.exitCode !== null) throw new Error(`${what} exited (code ${child.exitCode}); last lines of ${logFile}:\n${tail(logFile)}`);
+        if (await probe()) return;
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${what} was not ready after ${timeoutMs / 1000} s; last lines of ${logFile}:\n${tail(logFile)}`);
+}
+
+function certificates(dir: string): { cert: string; key: string; saKey: string; saPub: string } {
+    const file = (name: string) => path.join(dir, name);
+    const openssl = (args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+    openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", file("serving.key"), "-out", file("serving.crt")]);
+    openssl(["genrsa", "-out", file("sa.key"), "2048"]);
+    openssl(["rsa", "-in", file("sa.key"), "-pubout", "-out", file("sa.pub")]);
+    return { cert: file("serving.crt"), key: file("serving.key"), saKey: file("sa.key"), saPub: file("sa.pub") };
+}
+
+export function kubeconfigFor(name: string, url: string, caPem: string, token: string): string {
+    const ca = Buffer.from(caPem).toString("base64");
+    return [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        `- name: ${name}`,
+        "  cluster:",
+        `    server: ${url}`,
+        `    certificate-authority-data: ${ca}`,
+        "users:",
+        `- name: ${name}-admin`,
+        "  user:",
+        `    token: ${token}`,
+        "contexts:",
+        `- name: ${name}`,
+        "  context:",
+        `    cluster: ${name}`,
+        `    user: ${name}-admin`,
+        `current-context: ${name}`,
+        "",
+    ].join("\n");
+}
+
+export async function startKubeApiServer(options: KubeApiServerOptions): Promise<KubeApiServer> {
+    installExitHooks();
+    const bin = (tool: string) => {
+        const file = path.join(options.binDir, tool);
+        if (!fs.existsSync(file)) throw new Error(`${file} not found: run scripts/engine-tools.sh to build the engine and Kubernetes tools`);
+        return file;
+    };
+    const dir = options.workDir;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const certs = certificates(dir);
+    const token = crypto.randomBytes(24).toString("hex");
+    const tokenFile = path.join(dir, "tokens.csv");
+    fs.writeFileSync(tokenFile, `${token},admin,admin,system:masters\n`, { mode: 0o600 });
+    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+
+    const etcdLog = path.join(dir, "etcd.log");
+    const etcd = supervise(etcdLog, [
+        bin("etcd"), "--name", options.name, "--data-dir", path.join(dir, "etcd"), "--unsafe-no-fsync",
+        "--listen-client-urls", `http://127.0.0.1:${etcdClient}`, "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
+        "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
+        "--initial-cluster", `${options.name}=http://127.0.0.1:${etcdPeer}`, "--log-level", "warn",
+    ]);
+    const url = `https://127.0.0.1:${apiPort}`;
+    const apiLog = path.join(dir, "kube-apiserver.log");
+    const apiserver = supervise(apiLog, [
+        bin("kube-apiserver"), "--etcd-servers", `http://127.0.0.1:${etcdClient}`,
+        "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", String(apiPort),
+        "--tls-cert-file", certs.cert, "--tls-private-key-file", certs.key, "--cert-dir", path.join(dir, "certs"),
+        "--token-auth-file", tokenFile, "--authorization-mode", "RBAC",
+        "--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", certs.saPub,
+        "--service-account-signing-key-file", certs.saKey, "--service-cluster-ip-range", "10.96.0.0/16",
+        "--endpoint-reconciler-type", "none", "--allow-privileged=true", "--profiling=false",
+    ]);
+    const caPem = fs.readFileSync(certs.cert, "utf8");
+    const stopAll = async () => {
+        await stopProcess(apiserver);
+        await stopProcess(etcd);
+    };
+    try {
+        await waitFor(`kube-apiserver ${options.name}`, apiLog, 60_000, () => readyz(url, caPem, token), apiserver);
+    } catch (e) {
+        await stopAll();
+        throw e;
+    }
+    const kubeconfig = kubeconfigFor(options.name, url, caPem, token);
+    const kubeconfigPath = path.join(dir, "kubeconfig");
+    fs.writeFileSync(kubeconfigPath, kubeconfig, { mode: 0o600 });
+
+    let controllerManager: ChildProcess | undefined;
+    if (options.controllerManager) {
+        controllerManager = supervise(path.join(dir, "kube-controller-manager.log"), [
+            bin("kube-controller-manager"), "--kubeconfig", kubeconfigPath, "--controllers", "namespace,garbagecollector",
+            "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", "0",
+        ]);
+    }
+
+    const server: KubeApiServer = {
+        name: options.name,
+        url,
+        kubeconfigPath,
+        kubeconfig,
+        caPem,
+        token,
+        kubectl(args: string[], input?: string): string {
+            try {
+                return execFileSync(bin("kubectl"), ["--kubeconfig", kubeconfigPath, ...args], { input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+            } catch (e) {
+                const err = e as { stderr?: string; message: string };
+                throw new Error(`kubectl ${args.join(" ")} (server ${options.name}): ${err.stderr?.trim() || err.message}`);
+            }
+        },
+        async stop(): Promise<void> {
+            running.delete(server);
+            if (controllerManager) await stopProcess(controllerManager);
+            await stopAll();
+            fs.rmSync(dir, { recursive: true, force: true });
+        },
+    };
+    running.add(server);
+    return server;
+}
+
+/** Stops every server this process started (for an `after` hook). */
+export async function stopAllKubeApiServers(): Promise<void> {
+    await Promise.all([...running].map((s) => s.stop()));
+}
