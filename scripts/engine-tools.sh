@@ -68,7 +68,7 @@ lock_versions=$(node -e '
     console.log((p["node_modules/" + n] || {}).version);' "$repo_dir/package-lock.json")
 expected=$(printf '%s\n' "$PULUMI_VERSION" "$COMMAND_VERSION" "$KUBERNETES_PROVIDER_VERSION")
 [[ "$lock_versions" == "$expected" ]] ||
-  die "package-lock.json has @pulumi/pulumi, @pulumi/command, @pulumi/kubernetes at $(echo $lock_versions); these tools build $(echo $expected): change one to match the other"
+  die "package-lock.json has @pulumi/pulumi, @pulumi/command, @pulumi/kubernetes at ${lock_versions//$'\n'/ }; these tools build ${expected//$'\n'/ }: change one to match the other"
 
 upstream_src=${FLEET_UPSTREAM_SRC:-$repo_dir/../shared/upstream-src}
 cache_root=${FLEET_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fleet-bootstrap/engine-tools}
@@ -93,17 +93,23 @@ go_in() {
   (cd "$wd" && "$GO" "$@") || die "failed: (cd $wd && go $*)"
 }
 
-# module_info MODULE@VERSION FIELD: download a module (checksum-verified) and print one field of
-# `go mod download -json` (Dir, GoMod, Version, Origin.Hash).
+# module_info MODULE@VERSION FIELD [optional]: download a module (checksum-verified) and print one field
+# of `go mod download -json` (Dir, GoMod, Version, Origin.Hash); an optional field may print nothing.
 module_info() {
   local json
   json=$(cd "$cache_root" && "$GO" mod download -json "$1" 2>&1) || true
   node -e '
-    const j = JSON.parse(process.argv[1]);
+    const [json, field, optional] = process.argv.slice(1);
+    const j = JSON.parse(json);
     if (j.Error) { console.error(j.Error); process.exit(1); }
-    const v = process.argv[2].split(".").reduce((o, k) => (o || {})[k], j);
-    if (!v) { console.error("no " + process.argv[2]); process.exit(1); }
-    console.log(v);' "$json" "$2" 2>&1 || die "go mod download $1: $json"
+    const v = field.split(".").reduce((o, k) => (o || {})[k], j);
+    if (!v && !optional) { console.error("no " + field); process.exit(1); }
+    console.log(v || "");' "$json" "$2" "${3:-}" 2>&1 || die "go mod download $1: $json"
+}
+
+# git_commit MODULE@VERSION: the upstream commit, when the module proxy reports it (it does not always).
+git_commit() {
+  module_info "$1" Origin.Hash optional
 }
 
 # wrapper_module DIR MODULE VERSION LOCAL_VERSION: a module in DIR that requires MODULE@VERSION and
@@ -191,11 +197,11 @@ build_kubernetes() {
   minor=${minor%%.*}
   # Upstream's go.mod points every k8s.io/X at ./staging/src/k8s.io/X, published as k8s.io/X v0.<minor>.<patch>.
   wrapper_module "$src" k8s.io/kubernetes "v$KUBERNETES_VERSION" "v0.${KUBERNETES_VERSION#*.}"
-  commit=$(module_info "k8s.io/kubernetes@v$KUBERNETES_VERSION" Origin.Hash)
+  commit=$(git_commit "k8s.io/kubernetes@v$KUBERNETES_VERSION")
   # What hack/lib/version.sh stamps; without it the binaries report v0.0.0-master.
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $pkg.gitVersion=v$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-    ld+=" -X $pkg.gitCommit=$commit -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+    ld+=" ${commit:+-X $pkg.gitCommit=$commit} -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
   go_in "$src" build -trimpath -o "$bin/" -ldflags "-s -w$ld" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
@@ -210,10 +216,10 @@ build_etcd() {
 build_clusterctl() {
   local src=$1/src bin=$1/bin commit ld="" kv
   wrapper_module "$src" sigs.k8s.io/cluster-api "v$CLUSTER_API_VERSION" "v$CLUSTER_API_VERSION"
-  commit=$(module_info "sigs.k8s.io/cluster-api@v$CLUSTER_API_VERSION" Origin.Hash)
+  commit=$(git_commit "sigs.k8s.io/cluster-api@v$CLUSTER_API_VERSION")
   # The flags upstream's release build sets; without them `clusterctl version -o short` is empty.
   for kv in "gitVersion=v$CLUSTER_API_VERSION" gitMajor=1 "gitMinor=$(cut -d. -f2 <<<"$CLUSTER_API_VERSION")" \
-    "gitCommit=$commit" gitTreeState=clean buildDate=1970-01-01T00:00:00Z; do
+    ${commit:+"gitCommit=$commit"} gitTreeState=clean buildDate=1970-01-01T00:00:00Z; do
     ld+=" -X sigs.k8s.io/cluster-api/version.$kv"
   done
   go_in "$src" build -trimpath -o "$bin/" -ldflags "-s -w$ld" sigs.k8s.io/cluster-api/cmd/clusterctl
