@@ -41,6 +41,18 @@ export function fluxOperatorChart(env: Pick<EnvironmentSpec, "versions">): HelmC
     return { repo: fluxChartRepository, chart: "flux-operator", version: withoutV(env.versions.fluxOperator), values: {} };
 }
 
+/**
+ * The chart `pulumi up` installs the operator from before Flux runs: the upstream chart, or the mirror or
+ * local chart the stack names (a machine without access to ghcr.io). Git names the upstream chart.
+ */
+export function fluxOperatorBootstrapChart(env: Pick<EnvironmentSpec, "versions" | "flux">): HelmChartCoordinates {
+    const upstream = fluxOperatorChart(env);
+    const location = env.flux.operatorBootstrapChart;
+    if (!location) return upstream;
+    const slash = location.lastIndexOf("/");
+    return { ...upstream, repo: location.slice(0, slash), chart: location.slice(slash + 1) };
+}
+
 /** The flux-instance chart (same repository and version line as the operator chart). */
 export function fluxInstanceChart(env: Pick<EnvironmentSpec, "versions">): Omit<HelmChartCoordinates, "values"> {
     return { repo: fluxChartRepository, chart: "flux-instance", version: withoutV(env.versions.fluxOperator) };

@@ -13,7 +13,7 @@ import { Preflight } from "../components/preflight";
 import { TemporaryCluster } from "../components/temporaryCluster";
 import { encodeCapaCredentials, ZERO_CREDENTIALS } from "../render/awsCredentials";
 import { renderKindConfig } from "../render/capi";
-import { fluxOperatorChart, renderClusterSettings, renderFluxInstance, renderFluxSecrets } from "../render/flux";
+import { fluxOperatorBootstrapChart, renderClusterSettings, renderFluxInstance, renderFluxSecrets } from "../render/flux";
 import { placeholderSecretValues, renderManagementBootstrap, renderModule, selectedClusters } from "../render/modules";
 import { toYaml } from "../render/yaml";
 import { providerDefaults } from "./defaults";
@@ -176,7 +176,7 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
         {
             provider,
             namespace: "flux-system",
-            operatorChart: fluxOperatorChart(spec),
+            operatorChart: fluxOperatorBootstrapChart(spec),
             fluxInstance: renderFluxInstance(spec),
             clusterSettings: renderClusterSettings(spec, mgmt),
             secrets: { shape: renderFluxSecrets(shapes), values: values.apply((v) => renderFluxSecrets(v)) },

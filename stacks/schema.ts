@@ -101,6 +101,9 @@ export const plainKeys = {
     infrastructureProviderVersion: version.optional(),
     helmAddonProviderVersion: version,
     fluxOperatorVersion: version,
+    fluxOperatorBootstrapChart: z.string().regex(/^((oci|https):\/\/\S+|\/\S+)?$/, {
+        error: "empty (the upstream chart), an oci:// or https:// chart reference, or the absolute path of a local chart directory or .tgz",
+    }),
     fluxDistributionVersion: version,
     fluxArtifactDigest: z.string().regex(/^(sha256:[a-f0-9]{64})?$/, { error: "a digest sha256:<64 hex>, or empty" }),
     cniVersion: version,

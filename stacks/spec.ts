@@ -73,6 +73,8 @@ export interface FluxSpec {
     syncRenameFrom: string;
     /** Flux components the FluxInstance installs. */
     components: string[];
+    /** Where the program installs the Flux Operator chart from (a mirror or local chart); "" = upstream. */
+    operatorBootstrapChart: string;
 }
 
 export interface AwsSpec {

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 
 import {
     fluxInstanceChart,
+    fluxOperatorBootstrapChart,
     fluxOperatorChart,
     fluxSyncPatches,
     renderClusterSettings,
@@ -136,5 +137,14 @@ describe("fluxOperatorChart", () => {
             values: {},
         });
         assert.deepEqual(fluxInstanceChart(localSpec()), { repo: "oci://ghcr.io/controlplaneio-fluxcd/charts", chart: "flux-instance", version: "0.58.1" });
+    });
+
+    it("installs from the upstream chart unless the stack names a mirror or a local chart", () => {
+        assert.deepEqual(fluxOperatorBootstrapChart(localSpec()), fluxOperatorChart(localSpec()));
+        const mirrored = localSpec();
+        mirrored.flux.operatorBootstrapChart = "/srv/charts/flux-operator-0.58.1.tgz";
+        assert.deepEqual(fluxOperatorBootstrapChart(mirrored), { repo: "/srv/charts", chart: "flux-operator-0.58.1.tgz", version: "0.58.1", values: {} });
+        mirrored.flux.operatorBootstrapChart = "oci://mirror.example/charts/flux-operator";
+        assert.equal(fluxOperatorBootstrapChart(mirrored).repo, "oci://mirror.example/charts");
     });
 });
