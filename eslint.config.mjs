@@ -1,7 +1,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", "out/", "test/fakes/", "clusters/"] },
+    { ignores: ["node_modules/", "out/", "test/fakes/", "test/real/bin/", "clusters/"] },
     ...tseslint.configs.recommended,
     {
         rules: {

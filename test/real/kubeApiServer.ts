@@ -22,6 +22,10 @@ export interface KubeApiServer {
     token: string;
     /** kubectl against this server, with `args`; throws with kubectl's stderr when it fails. */
     kubectl(args: string[], input?: string): string;
+    /** Stops the server and wipes its etcd: it refuses connections and holds nothing (a deleted cluster). */
+    halt(): Promise<void>;
+    /** Starts a halted server again, empty, on the same address with the same credentials. */
+    resume(): Promise<void>;
     stop(): Promise<void>;
 }
 
@@ -173,47 +177,52 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
     const tokenFile = path.join(dir, "tokens.csv");
     fs.writeFileSync(tokenFile, `${token},admin,admin,system:masters\n`, { mode: 0o600 });
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
-
-    const etcdLog = path.join(dir, "etcd.log");
-    const etcd = supervise(etcdLog, [
-        bin("etcd"), "--name", options.name, "--data-dir", path.join(dir, "etcd"), "--unsafe-no-fsync",
-        "--listen-client-urls", `http://127.0.0.1:${etcdClient}`, "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
-        "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
-        "--initial-cluster", `${options.name}=http://127.0.0.1:${etcdPeer}`, "--log-level", "warn",
-    ]);
     const url = `https://127.0.0.1:${apiPort}`;
-    const apiLog = path.join(dir, "kube-apiserver.log");
-    const apiserver = supervise(apiLog, [
-        bin("kube-apiserver"), "--etcd-servers", `http://127.0.0.1:${etcdClient}`,
-        "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", String(apiPort),
-        "--tls-cert-file", certs.cert, "--tls-private-key-file", certs.key, "--cert-dir", path.join(dir, "certs"),
-        "--token-auth-file", tokenFile, "--authorization-mode", "RBAC",
-        "--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", certs.saPub,
-        "--service-account-signing-key-file", certs.saKey, "--service-cluster-ip-range", "10.96.0.0/16",
-        "--endpoint-reconciler-type", "none", "--allow-privileged=true", "--profiling=false",
-    ]);
     const caPem = fs.readFileSync(certs.cert, "utf8");
-    const stopAll = async () => {
-        await stopProcess(apiserver);
-        await stopProcess(etcd);
-    };
-    try {
-        await waitFor(`kube-apiserver ${options.name}`, apiLog, 60_000, () => readyz(url, caPem, token), apiserver);
-    } catch (e) {
-        await stopAll();
-        throw e;
-    }
     const kubeconfig = kubeconfigFor(options.name, url, caPem, token);
     const kubeconfigPath = path.join(dir, "kubeconfig");
     fs.writeFileSync(kubeconfigPath, kubeconfig, { mode: 0o600 });
+    const etcdData = path.join(dir, "etcd");
 
-    let controllerManager: ChildProcess | undefined;
-    if (options.controllerManager) {
-        controllerManager = supervise(path.join(dir, "kube-controller-manager.log"), [
-            bin("kube-controller-manager"), "--kubeconfig", kubeconfigPath, "--controllers", "namespace,garbagecollector",
-            "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", "0",
+    // The processes of the server while it runs (launch), in start order.
+    let processes: ChildProcess[] = [];
+    const stopAll = async () => {
+        for (const child of [...processes].reverse()) await stopProcess(child);
+        processes = [];
+    };
+    const launch = async () => {
+        const etcdLog = path.join(dir, "etcd.log");
+        const etcd = supervise(etcdLog, [
+            bin("etcd"), "--name", options.name, "--data-dir", etcdData, "--unsafe-no-fsync",
+            "--listen-client-urls", `http://127.0.0.1:${etcdClient}`, "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
+            "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
+            "--initial-cluster", `${options.name}=http://127.0.0.1:${etcdPeer}`, "--log-level", "warn",
         ]);
-    }
+        const apiLog = path.join(dir, "kube-apiserver.log");
+        const apiserver = supervise(apiLog, [
+            bin("kube-apiserver"), "--etcd-servers", `http://127.0.0.1:${etcdClient}`,
+            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", String(apiPort),
+            "--tls-cert-file", certs.cert, "--tls-private-key-file", certs.key, "--cert-dir", path.join(dir, "certs"),
+            "--token-auth-file", tokenFile, "--authorization-mode", "RBAC",
+            "--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", certs.saPub,
+            "--service-account-signing-key-file", certs.saKey, "--service-cluster-ip-range", "10.96.0.0/16",
+            "--endpoint-reconciler-type", "none", "--allow-privileged=true", "--profiling=false",
+        ]);
+        processes = [etcd, apiserver];
+        try {
+            await waitFor(`kube-apiserver ${options.name}`, apiLog, 60_000, () => readyz(url, caPem, token), apiserver);
+        } catch (e) {
+            await stopAll();
+            throw e;
+        }
+        if (options.controllerManager) {
+            processes.push(supervise(path.join(dir, "kube-controller-manager.log"), [
+                bin("kube-controller-manager"), "--kubeconfig", kubeconfigPath, "--controllers", "namespace,garbagecollector",
+                "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", "0",
+            ]));
+        }
+    };
+    await launch();
 
     const server: KubeApiServer = {
         name: options.name,
@@ -230,9 +239,15 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
                 throw new Error(`kubectl ${args.join(" ")} (server ${options.name}): ${err.stderr?.trim() || err.message}`);
             }
         },
+        async halt(): Promise<void> {
+            await stopAll();
+            fs.rmSync(etcdData, { recursive: true, force: true });
+        },
+        async resume(): Promise<void> {
+            if (processes.length === 0) await launch();
+        },
         async stop(): Promise<void> {
             running.delete(server);
-            if (controllerManager) await stopProcess(controllerManager);
             await stopAll();
             fs.rmSync(dir, { recursive: true, force: true });
         },

@@ -1,0 +1,118 @@
+// Running the real step scripts in the real world, and reading what they left: the helpers of the
+// *.real.ts scenarios.
+import { spawn, ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { StepName, stepScript } from "../../render/steps";
+import { KubeApiServer } from "./kubeApiServer";
+import { KubeClient, KubeObject, Resource } from "./kubeClient";
+import { RealWorld } from "./world";
+
+export interface StepRun {
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+    ms: number;
+}
+
+export interface StepOptions {
+    stdin?: string;
+    /** Called once the step runs, with its process (its own process group). */
+    started?(child: ChildProcess): void;
+}
+
+/** Runs steps/<step>.sh (after lib.sh, as the program does) with the world's PATH and tools. */
+export function runStep(world: RealWorld, stateDir: string, step: StepName, env: Record<string, string>, opts: StepOptions = {}): Promise<StepRun> {
+    const childEnv: Record<string, string> = {
+        ...world.env,
+        FLEET_ENV: "local",
+        FLEET_STEP: step,
+        FLEET_STATE_DIR: stateDir,
+        FLEET_POLL_SECONDS: "1",
+        FLEET_API_PROBES: "2",
+        FLEET_WAIT_TIMEOUT_SECONDS: "120",
+        FLEET_ROLLOUT_WATCH_SECONDS: "30",
+        ...env,
+    };
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+        const child = spawn("/bin/bash", ["-c", stepScript(step)], { env: childEnv, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on("data", (d: Buffer) => {
+            stderr += d.toString();
+            if (process.env.FLEET_REAL_VERBOSE === "1") process.stderr.write(d);
+        });
+        child.on("error", reject);
+        child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started }));
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(opts.stdin ?? "");
+        opts.started?.(child);
+    });
+}
+
+/** Kills a step and everything it started (clusterctl, kubectl): an interrupted `pulumi up`. */
+export function killStep(child: ChildProcess): void {
+    try {
+        process.kill(-(child.pid as number), "SIGKILL");
+    } catch {
+        /* already gone */
+    }
+}
+
+export function describeRun(run: StepRun): string {
+    return `exit ${run.code}${run.signal ? ` (${run.signal})` : ""} after ${(run.ms / 1000).toFixed(1)} s\n--- stderr ---\n${run.stderr}\n--- stdout ---\n${run.stdout}`;
+}
+
+/** A fresh FLEET_STATE_DIR. */
+export function stateDir(world: RealWorld, name: string): string {
+    const dir = path.join(path.dirname(world.env.HOME), "state", name);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+}
+
+// ------------------------------------------------------------------ what is where
+
+export interface GraphObject {
+    /** Kind/name */
+    id: string;
+    /** Kind/name of each owner, resolved through its uid on the same server ("?" when it resolves to nothing). */
+    owners: string[];
+    paused: boolean;
+}
+
+const CRDS: Resource = { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", namespaced: false };
+const SECRETS: Resource = { group: "", version: "v1", plural: "secrets", namespaced: true };
+
+/**
+ * Everything of `namespace` that clusterctl move moves: the objects of every CRD labelled
+ * clusterctl.cluster.x-k8s.io, and the Secrets. Owner references are resolved by uid, so a reference
+ * that survived a move with a stale uid shows as "?".
+ */
+export async function graph(server: KubeApiServer, namespace: string): Promise<GraphObject[]> {
+    const client = new KubeClient(server);
+    try {
+        const types: [Resource, string][] = [[SECRETS, "Secret"]];
+        for (const crd of await client.list(CRDS, undefined, "clusterctl.cluster.x-k8s.io")) {
+            if (crd.spec.scope !== "Namespaced") continue;
+            const storage = (crd.spec.versions as { name: string; storage: boolean }[]).find((v) => v.storage);
+            types.push([{ group: crd.spec.group, version: storage?.name ?? "v1", plural: crd.spec.names.plural, namespaced: true }, crd.spec.names.kind]);
+        }
+        const objects: KubeObject[] = [];
+        for (const [t, kind] of types) {
+            for (const o of await client.list(t, namespace)) objects.push({ ...o, kind });
+        }
+        const byUid = new Map(objects.map((o) => [o.metadata.uid, `${o.kind}/${o.metadata.name}`]));
+        return objects
+            .map((o) => ({
+                id: `${o.kind}/${o.metadata.name}`,
+                owners: (o.metadata.ownerReferences ?? []).map((r) => byUid.get(r.uid) ?? `?${r.kind}/${r.name}`).sort(),
+                paused: o.spec?.paused === true || o.metadata.annotations?.["cluster.x-k8s.io/paused"] !== undefined,
+            }))
+            .sort((a, b) => a.id.localeCompare(b.id));
+    } finally {
+        client.close();
+    }
+}
