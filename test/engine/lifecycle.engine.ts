@@ -1,59 +1,173 @@
 // The real Pulumi engine (CLI, Node.js language host, command and kubernetes providers, built by
-// scripts/engine-tools.sh) running this program's `local` stack on a file backend.
+// scripts/engine-tools.sh) running this program's `local` stack on a file backend, through the real
+// world of test/real: the real clusterctl and kubectl against two real kube-apiservers standing in
+// for the kind cluster and the permanent management cluster, the harness playing kind, docker and the
+// controllers. What the mocks cannot show: the steps really run in graph order, every permanent object
+// is server-side applied to an API server with the upstream schemas, and the engine's own handling of
+// secrets, retainOnDelete, deletedWith and the self-StackReference.
 import * as assert from "node:assert";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { engineToolsBinDir, PulumiWorkspace, REPO } from "./workspace";
+import { loadStackSpec } from "../../stacks/stackFiles";
+import { EnvironmentSpec } from "../../stacks/spec";
+import { FAKE_BIN, RealWorld, startRealWorld } from "../real/world";
+import { fluxOperatorChart } from "./fluxOperatorChart";
+import { CommandResult, engineToolsBinDir, PulumiWorkspace } from "./workspace";
 
 interface PreviewStep {
     op: string;
     urn: string;
-    type?: string;
     newState?: { type: string };
 }
 
-function previewSteps(stdout: string): PreviewStep[] {
-    return (JSON.parse(stdout) as { steps: PreviewStep[] }).steps;
+const typeOf = (step: PreviewStep) => step.newState?.type ?? step.urn.split("::")[2].split("$").pop();
+
+function previewSteps(result: CommandResult): PreviewStep[] {
+    return (JSON.parse(result.stdout) as { steps: PreviewStep[] }).steps;
 }
 
-const typeOf = (step: PreviewStep) => step.newState?.type ?? step.type ?? step.urn.split("::")[2].split("$").pop();
+/** A secret that must never appear in plain text: an age key of the right shape (bech32), unique to this run. */
+const BECH32 = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L";
+const SOPS_AGE_KEY = `AGE-SECRET-KEY-1${Array.from(crypto.randomBytes(58), (b) => BECH32[b % 32]).join("")}`;
 
-describe("the real engine on the local stack", function () {
+/** The world's variables but PATH: the workspace builds its own, with the world's fakes first. */
+function withoutPath(env: Record<string, string>): Record<string, string> {
+    const { PATH: _path, ...rest } = env;
+    return rest;
+}
+
+function loadSpec(): EnvironmentSpec {
+    const result = loadStackSpec("local");
+    if (!result.ok) throw new Error(`the local stack's config is invalid:\n${result.errors.join("\n")}`);
+    return result.spec;
+}
+
+describe("the real engine on the local stack, from an empty stack to destroy", function () {
+    const spec = loadSpec();
+    const ns = spec.clusterNamespace;
+    const mgmt = spec.managementCluster.name;
     let workDir: string;
+    let world: RealWorld;
     let pulumi: PulumiWorkspace;
-    let fakeLog: string;
+
+    const permanentGet = (args: string[]) => JSON.parse(world.permanent.kubectl(["get", ...args, "-o", "json"]));
+    const exists = (server: "kind" | "permanent", args: string[]) => {
+        try {
+            world[server].kubectl(["get", ...args, "-o", "name"]);
+            return true;
+        } catch {
+            return false;
+        }
+    };
 
     before(async function () {
         const binDir = engineToolsBinDir();
         workDir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-engine-"));
-        fakeLog = path.join(workDir, "fake-calls.jsonl");
+        world = await startRealWorld({
+            workDir: path.join(workDir, "world"),
+            binDir,
+            managementClusterName: mgmt,
+            namespace: ns,
+            kindClusterName: spec.temporaryCluster.name,
+        });
         pulumi = new PulumiWorkspace({
-            workDir,
+            workDir: path.join(workDir, "engine"),
             binDir,
             stack: "local",
-            // The fake Docker-side tools record every call: preview must make none.
-            pathFirst: [path.join(REPO, "test", "fakes", "bin")],
-            env: { FAKE_STATE: path.join(workDir, "fake-state.json"), FAKE_LOG: fakeLog },
+            pathFirst: [FAKE_BIN],
+            env: {
+                ...withoutPath(world.env),
+                FLEET_POLL_SECONDS: "1",
+                FLEET_ROLLOUT_WATCH_SECONDS: "10",
+            },
         });
-        const version = await pulumi.ok(["version"]);
-        console.log(`      pulumi ${version.stdout.trim()} from ${binDir}`);
+        const cli = pulumi.cli;
+        console.log(`      pulumi ${cli.version} ${cli.fromPath ? `already on PATH (${cli.dir}), used instead of the built one` : `built by scripts/engine-tools.sh`}; plugins from ${binDir}`);
         await pulumi.ok(["stack", "init"]);
+        // ghcr.io is out of reach here: the operator chart comes from the operator's own install manifests.
+        await pulumi.ok(["config", "set", "fluxOperatorBootstrapChart", fluxOperatorChart(binDir, spec.versions.fluxOperator)]);
+        await pulumi.ok(["config", "set", "--secret", "sopsAgeKey"], { stdin: SOPS_AGE_KEY });
     });
 
-    after(function () {
+    after(async function () {
+        await world?.stop();
         if (workDir && process.env.FLEET_KEEP_TEST_WORLDS !== "1") fs.rmSync(workDir, { recursive: true, force: true });
     });
 
-    it("previews the empty stack: every component, no step run, no cluster contacted", async function () {
+    it("previews the empty stack: every component, only creates, no tool called, no object written", async function () {
         const result = await pulumi.ok(["preview", "--json"]);
-        const steps = previewSteps(result.stdout);
+        const steps = previewSteps(result);
         const types = new Set(steps.map(typeOf));
         for (const component of ["Environment", "Preflight", "TemporaryCluster", "CapiProviders", "ManagementCluster", "Pivot", "FluxInstall", "BootstrapModule"]) {
             assert.ok(types.has(`fleet:index:${component}`), `preview shows no fleet:index:${component}; it shows ${[...types].join(", ")}`);
         }
-        assert.ok(steps.every((s) => s.op === "create" || s.op === "same"), `an empty stack plans only creates: ${steps.filter((s) => s.op !== "create").map((s) => `${s.op} ${s.urn}`).join("; ")}`);
-        assert.ok(!fs.existsSync(fakeLog) || fs.readFileSync(fakeLog, "utf8").trim() === "", `preview ran a tool: ${fs.existsSync(fakeLog) ? fs.readFileSync(fakeLog, "utf8") : ""}`);
+        const notCreate = steps.filter((s) => s.op !== "create" && s.op !== "same");
+        assert.deepStrictEqual(notCreate.map((s) => `${s.op} ${s.urn}`), [], "an empty stack plans only creates");
+        assert.deepStrictEqual(world.tools.calls, [], "preview called the kind or docker CLI");
+        assert.ok(!exists("permanent", ["namespace", "flux-system"]), "preview wrote to the permanent cluster");
         console.log(`      preview: ${steps.length} resources in ${result.seconds.toFixed(1)} s`);
+    });
+
+    it("up: every step runs, every permanent object is server-side applied, an existing object is adopted", async function () {
+        // An interrupted earlier run may have left objects behind: provider 4.25 applies, which adopts them.
+        world.permanent.kubectl(["create", "namespace", ns]);
+        const result = await pulumi.ok(["up", "--yes", "--skip-preview"], { timeoutSeconds: 1200 });
+        console.log(`      up: ${result.seconds.toFixed(0)} s`);
+        const cluster = permanentGet(["clusters.cluster.x-k8s.io", "-n", ns, mgmt]);
+        assert.notStrictEqual(cluster.spec.paused, true, "the moved Cluster is left paused");
+        assert.ok(!exists("kind", ["clusters.cluster.x-k8s.io", "-n", ns, mgmt]), "the Cluster is still on kind after the pivot");
+        const instance = permanentGet(["fluxinstances.fluxcd.controlplane.io", "-n", "flux-system", "flux"]);
+        assert.strictEqual(instance.spec.sync.name, spec.flux.syncName);
+        const syncManager = (instance.metadata.managedFields as { manager: string; fieldsV1: { "f:spec"?: Record<string, unknown> } }[]).find(
+            (f) => f.manager === "fleet-bootstrap-flux-sync",
+        );
+        assert.ok(syncManager?.fieldsV1["f:spec"]?.["f:sync"], "spec.sync is not owned by the sync patch's own field manager");
+        for (const module of spec.bootstrapModules) {
+            const kind = module.content.kind === "helm" ? "helmchartproxies.addons.cluster.x-k8s.io" : "clusterresourcesets.addons.cluster.x-k8s.io";
+            assert.ok(exists("permanent", [kind, "-n", ns, module.name]), `bootstrap module ${module.name}: no ${kind} on the permanent cluster`);
+        }
+        assert.ok(exists("permanent", ["secret", "-n", "flux-system", "sops-age"]), "no sops-age Secret");
+    });
+
+    it("up again: no changes, no step runs", async function () {
+        const calls = world.tools.calls.length;
+        await pulumi.ok(["up", "--yes", "--skip-preview", "--expect-no-changes"]);
+        assert.deepStrictEqual(world.tools.calls.slice(calls), [], "a converged up called kind or docker");
+    });
+
+    it("the self-StackReference reads the last sync name from the file backend: a changed fluxSyncName is refused at preview", async function () {
+        await pulumi.ok(["config", "set", "fluxSyncName", "renamed"]);
+        const refused = await pulumi.run(["preview"]);
+        await pulumi.ok(["config", "set", "fluxSyncName", spec.flux.syncName]);
+        assert.notStrictEqual(refused.code, 0, "a changed sync name previewed without error");
+        assert.match(`${refused.stdout}${refused.stderr}`, new RegExp(`fluxSyncName changed from "${spec.flux.syncName}" to "renamed"`));
+    });
+
+    it("stack export: no secret in plain text, kubeconfigs are secret outputs", async function () {
+        const exported = (await pulumi.ok(["stack", "export"])).stdout;
+        for (const [what, value] of [["sopsAgeKey", SOPS_AGE_KEY], ["the kind API token", world.kind.token], ["the permanent API token", world.permanent.token]]) {
+            assert.ok(!exported.includes(value), `${what} is in the exported state in plain text`);
+        }
+        const outputs = JSON.parse((await pulumi.ok(["stack", "output", "--json"])).stdout) as Record<string, unknown>;
+        assert.strictEqual(outputs.managementKubeconfig, "[secret]");
+        assert.strictEqual(outputs.temporaryKubeconfig, "[secret]");
+    });
+
+    it("destroy: the interlock passes, kind is deleted, every permanent object stays; then the empty stack previews", async function () {
+        const before = {
+            cluster: permanentGet(["clusters.cluster.x-k8s.io", "-n", ns, mgmt]).metadata.uid,
+            instance: permanentGet(["fluxinstances.fluxcd.controlplane.io", "-n", "flux-system", "flux"]).metadata.uid,
+        };
+        await pulumi.ok(["destroy", "--yes", "--skip-preview"], { timeoutSeconds: 600 });
+        assert.ok(!world.tools.kindClusters.has(spec.temporaryCluster.name), "the kind cluster is still there after destroy");
+        assert.strictEqual(permanentGet(["clusters.cluster.x-k8s.io", "-n", ns, mgmt]).metadata.uid, before.cluster, "destroy touched the management Cluster");
+        assert.strictEqual(permanentGet(["fluxinstances.fluxcd.controlplane.io", "-n", "flux-system", "flux"]).metadata.uid, before.instance, "destroy touched the FluxInstance");
+        for (const module of spec.bootstrapModules) {
+            const kind = module.content.kind === "helm" ? "helmchartproxies.addons.cluster.x-k8s.io" : "clusterresourcesets.addons.cluster.x-k8s.io";
+            assert.ok(exists("permanent", [kind, "-n", ns, module.name]), `destroy deleted bootstrap module ${module.name}`);
+        }
+        await pulumi.ok(["preview"]);
     });
 });

@@ -21,6 +21,31 @@ export function engineToolsBinDir(): string {
     return out.trim().split("\n").pop() as string;
 }
 
+/** The lowest CLI version the tests accept: the engine of the npm SDK this project pins. */
+const MIN_PULUMI = [3, 248, 0];
+
+/**
+ * The directory of the `pulumi` CLI the tests run: one already on PATH at a suitable version (a user's
+ * machine), else the one scripts/engine-tools.sh built. The plugins always come from the engine tools,
+ * so they match the npm SDKs exactly.
+ */
+export function pulumiCliDir(binDir: string): { dir: string; version: string; fromPath: boolean } {
+    const built = path.join(binDir, "pulumi");
+    for (const dir of (process.env.PATH ?? "").split(":")) {
+        const candidate = path.join(dir, "pulumi");
+        if (!dir || !fs.existsSync(candidate) || fs.realpathSync(candidate) === fs.realpathSync(built)) continue;
+        try {
+            const version = execFileSync(candidate, ["version"], { encoding: "utf8", timeout: 30_000 }).trim();
+            const parts = version.replace(/^v/, "").split(/[.-]/).map(Number);
+            const suitable = parts[0] === MIN_PULUMI[0] && (parts[1] > MIN_PULUMI[1] || (parts[1] === MIN_PULUMI[1] && parts[2] >= MIN_PULUMI[2]));
+            if (suitable) return { dir, version, fromPath: true };
+        } catch {
+            // Not a working CLI: fall through to the built one.
+        }
+    }
+    return { dir: binDir, version: execFileSync(built, ["version"], { encoding: "utf8" }).trim(), fromPath: false };
+}
+
 export interface CommandResult {
     args: string[];
     code: number | null;
@@ -46,6 +71,7 @@ export class PulumiWorkspace {
     readonly stateDir: string;
     readonly env: Record<string, string>;
     readonly passphrase = crypto.randomBytes(24).toString("hex");
+    readonly cli: { dir: string; version: string; fromPath: boolean };
 
     constructor(private readonly options: PulumiWorkspaceOptions) {
         const { workDir, binDir, stack } = options;
@@ -56,8 +82,9 @@ export class PulumiWorkspace {
             if (fs.existsSync(path.join(REPO, entry))) fs.cpSync(path.join(REPO, entry), path.join(this.projectDir, entry), { recursive: true });
         }
         fs.symlinkSync(path.join(REPO, "node_modules"), path.join(this.projectDir, "node_modules"));
+        this.cli = pulumiCliDir(binDir);
         this.env = {
-            PATH: [...(options.pathFirst ?? []), binDir, path.dirname(process.execPath), "/usr/local/bin", "/usr/bin", "/bin"].join(":"),
+            PATH: [...(options.pathFirst ?? []), this.cli.dir, binDir, path.dirname(process.execPath), "/usr/local/bin", "/usr/bin", "/bin"].join(":"),
             HOME: path.join(workDir, "home"),
             PULUMI_HOME: path.join(workDir, "pulumi-home"),
             PULUMI_BACKEND_URL: `file://${this.stateDir}`,

@@ -14,7 +14,8 @@ import { KubeApiServer, startKubeApiServer } from "./kubeApiServer";
 import { WebhookServer, startWebhookServer } from "./webhooks";
 
 const REPO = path.resolve(__dirname, "..", "..");
-const FAKE_BIN = path.join(__dirname, "bin");
+/** The fake kind and docker, which the world's PATH puts first. */
+export const FAKE_BIN = path.join(__dirname, "bin");
 /** The real tools the tier runs, all built by scripts/engine-tools.sh. */
 export const REAL_TOOLS = ["etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "clusterctl", "kustomize"];
 
