@@ -7,7 +7,8 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import { Plan, planStack, PlannedResource } from "../../tools/planner";
 import { componentOrder, writePlan } from "../../tools/plan";
-import { renderDigest } from "../../render/fleetRepo";
+import { renderDigest, renderFleetRepository } from "../../render/fleetRepo";
+import { syncFleetDirectory } from "../../tools/render";
 import { readCommittedRender } from "../../stacks/fleetCheckout";
 import { validateObject } from "../support/validate";
 
@@ -187,6 +188,17 @@ describe("the program under mocks (offline plan)", function () {
         assert.ok(fs.readFileSync(path.join(dir, "plan.md"), "utf8").includes(`- ${warning}`));
         const [stagingWarning] = staging.warnings.filter((w) => w.startsWith("fleet repository"));
         assert.match(stagingWarning, /no committed render of staging in this repository .*`npm run render -- staging --out <checkout of https:\/\/github\.com\/fleet-bootstrap\/fleet-staging\.git>` with fleet-bootstrap:fleetCheckout set to that checkout/);
+    });
+
+    it("compares staging with its fleet repository's checkout (fleetCheckout), naming `npm run render -- staging --out <checkout>`", async () => {
+        const checkout = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-staging-"));
+        syncFleetDirectory(checkout, staging.spec, renderFleetRepository(staging.spec));
+        const inLine = await plan("staging", { ...fakeSecrets, fleetCheckout: checkout }, { preview: true });
+        assert.deepStrictEqual(inLine.warnings.filter((w) => w.startsWith("fleet repository")), []);
+        const stale = await plan("staging", { ...fakeSecrets, fleetCheckout: checkout, workerReplicas: 3 }, { preview: true });
+        const [warning] = stale.warnings.filter((w) => w.startsWith("fleet repository"));
+        assert.ok(warning.includes(`clusters/staging/ in the checkout ${checkout} is not what the stack configuration renders (clusters/staging/mgmt/cluster-blue.yaml, clusters/staging/mgmt/cluster-mgmt.yaml)`), warning);
+        assert.ok(warning.includes(`run \`npm run render -- staging --out ${checkout}\` and commit`), warning);
     });
 
     it("hands the objects Git holds to Flux: created with kustomize-controller's field manager, never updated after, kept on destroy", () => {
