@@ -252,7 +252,8 @@ function localSource(spec: EnvironmentSpec, opts: pulumi.ComponentResourceOption
             renderDirectory: path.join(checkout, root),
             artifactPath: root,
             artifact: `${served.url}:${served.ref}`,
-            revision: renderDigest(readCommittedRender(checkout, spec)),
+            // Hand-written files beside the render are served too: a change to any of them pushes again.
+            revision: renderDigest(readCommittedRender(checkout, spec, true)),
         },
         opts,
     );

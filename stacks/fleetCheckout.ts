@@ -25,12 +25,15 @@ export function checkoutDirectory(env: Pick<EnvironmentSpec, "flux">): string {
     return path.resolve(repoRoot, env.flux.checkout || ".");
 }
 
-/** The generated files under `<checkout>/<clustersPath>/<env>/`, keyed like `renderFleetRepository`'s. */
-export function readCommittedRender(checkout: string, env: Pick<EnvironmentSpec, "environment" | "flux">): Map<string, string> {
+/**
+ * The files under `<checkout>/<clustersPath>/<env>/`, keyed like `renderFleetRepository`'s: the generated
+ * ones, or with `handWritten` every file (what the local fleet source serves).
+ */
+export function readCommittedRender(checkout: string, env: Pick<EnvironmentSpec, "environment" | "flux">, handWritten = false): Map<string, string> {
     const files = new Map<string, string>();
     for (const file of listFiles(path.join(checkout, environmentRoot(env))).sort()) {
         const content = fs.readFileSync(file, "utf8");
-        if (isGeneratedFile(content)) files.set(path.relative(checkout, file).split(path.sep).join("/"), content);
+        if (handWritten || isGeneratedFile(content)) files.set(path.relative(checkout, file).split(path.sep).join("/"), content);
     }
     return files;
 }
