@@ -235,6 +235,19 @@ describe("the program under mocks (offline plan)", function () {
         assert.strictEqual(byType(staging, "fleet:index:LocalFleetSource").length, 0, "staging syncs its fleet repository");
     });
 
+    it("the local fleet source refuses arguments its step cannot use, naming each", () => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { LocalFleetSource } = require("../../components/localFleetSource") as typeof import("../../components/localFleetSource");
+        const args = one(local, "command:local:Command", "fleet-source-registry").inputs.environment as Record<string, string>;
+        const valid = {
+            environment: "local", containerName: args.FLEET_SOURCE_CONTAINER, network: "kind", registryImage: args.FLEET_SOURCE_IMAGE, pushImage: args.FLEET_PUSH_IMAGE,
+            renderDirectory: args.FLEET_RENDER_DIR, artifactPath: args.FLEET_ARTIFACT_PATH, artifact: args.FLEET_ARTIFACT, revision: args.FLEET_SOURCE_REVISION,
+        };
+        assert.throws(() => new LocalFleetSource("bad-dir", { ...valid, renderDirectory: "clusters/local" }), /renderDirectory "clusters\/local": expected an absolute path/);
+        assert.throws(() => new LocalFleetSource("bad-name", { ...valid, containerName: "Fleet_Source" }), /containerName "Fleet_Source": expected a DNS-1123 label/);
+        assert.throws(() => new LocalFleetSource("bad-artifact", { ...valid, artifact: "oci://elsewhere:5000/fleet:latest" }), /artifact "oci:\/\/elsewhere:5000\/fleet:latest": expected oci:\/\/fleet-local-source:<port>/);
+    });
+
     it("refuses a change of the Flux sync name at preview", async () => {
         await assert.rejects(
             planStack({ stack: "local", preview: true, previousOutputs: { fluxSyncName: "old-name" } }),
