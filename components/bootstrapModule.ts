@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BootstrapModuleSpec } from "../stacks/spec";
 import { K8sObject } from "../render/types";
-import { applyObject, applySecrets } from "./kubernetesObjects";
+import { applyHandedOff, applySecrets } from "./kubernetesObjects";
 import { childOf, requireArg } from "./stepCommand";
 
 export interface BootstrapModuleArgs {
@@ -20,6 +20,10 @@ export interface BootstrapModuleArgs {
  * What every matching downstream cluster needs before it can sync itself, delivered through Cluster API's
  * add-on mechanisms on the management cluster (CAAPH HelmChartProxy or ClusterResourceSet), selected by
  * labels on `Cluster` objects. One module is a fixed handful of resources, whatever the fleet's size.
+ *
+ * The fleet repository holds the module too: the program creates its objects before Flux's sync starts and
+ * hands them off (Git owns them; removing the module from Git makes Flux prune them). Its Secrets never go
+ * to Git: the program keeps applying them.
  */
 export class BootstrapModule extends pulumi.ComponentResource {
     public readonly kinds: string[];
@@ -35,12 +39,12 @@ export class BootstrapModule extends pulumi.ComponentResource {
 
         const onCluster = { ...childOf(this, opts), provider: args.provider };
         const resources = [
-            ...args.objects.filter((o) => o.kind === "ConfigMap").map((o) => applyObject(name, o, onCluster)),
+            ...args.objects.filter((o) => o.kind === "ConfigMap").map((o) => applyHandedOff(name, o, onCluster)),
             ...(args.secretValues ? applySecrets(name, secretShape, args.secretValues, onCluster) : []),
         ];
         // The selecting object last, so that a ClusterResourceSet never applies half its resources.
         for (const object of args.objects.filter((o) => o.kind !== "ConfigMap" && o.kind !== "Secret")) {
-            applyObject(name, object, { ...onCluster, dependsOn: resources });
+            applyHandedOff(name, object, { ...onCluster, dependsOn: resources });
         }
         this.kinds = [...new Set(args.objects.map((o) => o.kind))].sort();
         this.registerOutputs({ kinds: this.kinds });

@@ -1,12 +1,41 @@
 // Turns rendered objects into @pulumi/kubernetes resources on the permanent cluster. Secrets are created
 // from two renders: the shape (names, types; placeholder values) decides which resources exist, so the
 // graph is known at preview, and the real render (a secret Output) supplies only their data.
+//
+// Objects the fleet repository also holds are handed off (`handOff`): the program creates them before Flux's
+// sync starts and never updates them afterwards (Git owns them), see README "Who owns what".
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { K8sObject } from "../render/types";
 
 function resourceName(prefix: string, object: K8sObject): string {
     return `${prefix}-${object.kind.toLowerCase()}-${object.metadata.namespace ? `${object.metadata.namespace}-` : ""}${object.metadata.name}`;
+}
+
+/**
+ * The field manager handed-off objects are created with: kustomize-controller's own. When Flux then applies
+ * the same object from Git, it is the same manager, so it owns exactly what Git says: a field Git drops is
+ * removed, and no other manager is left co-owning a field (server-side apply keeps a field while any
+ * manager still claims it, and kustomize-controller only clears `kubectl` and `before-first-apply`).
+ */
+export const handOffFieldManager = "kustomize-controller";
+const fieldManagerAnnotation = "pulumi.com/patchFieldManager";
+
+/**
+ * Options and object for one that Git owns after the hand-off: created with Flux's field manager, and every
+ * field but apiVersion and kind ignored after creation, so a later `pulumi up` neither reverts a Git change
+ * nor meets a server-side-apply conflict (config drift is reported against the committed render instead).
+ */
+export function handOff(object: K8sObject, opts: pulumi.CustomResourceOptions): { object: K8sObject; opts: pulumi.CustomResourceOptions } {
+    const annotations = { ...object.metadata.annotations, [fieldManagerAnnotation]: handOffFieldManager };
+    const ignoreChanges = Object.keys(object).filter((key) => key !== "apiVersion" && key !== "kind");
+    return { object: { ...object, metadata: { ...object.metadata, annotations } }, opts: { ...opts, ignoreChanges: [...(opts.ignoreChanges ?? []), ...ignoreChanges] } };
+}
+
+/** `applyObject` of an object Git owns after the hand-off (see `handOff`). */
+export function applyHandedOff(prefix: string, object: K8sObject, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
+    const handed = handOff(object, opts);
+    return applyObject(prefix, handed.object, handed.opts);
 }
 
 /** One resource per object: typed for Namespace and ConfigMap, CustomResource for everything else. */

@@ -1,20 +1,27 @@
 // The Git side of an environment (design note 004's layout), as path → file content:
 //
-//   clusters/<env>/<mgmt>/           synced by Flux on the permanent management cluster
+//   clusters/<env>/<mgmt>/           synced by Flux on the permanent management cluster: the platform
 //     kustomization.yaml
 //     namespace.yaml                 the clusters' namespace
+//     cluster-settings.yaml          the ConfigMap the management cluster's Flux substitutes from
+//     flux-operator.yaml             the Flux Operator: pinned OCIRepository + HelmRelease (never pruned)
+//     flux-instance.yaml             the self-managed FluxInstance `flux` with its sync (never pruned)
 //     cluster-<mgmt>.yaml            the management cluster's own Cluster API definition (never pruned)
 //     cluster-<workload>.yaml        each workload cluster's definition, labelled for the bootstrap
 //                                    modules, plus the ClusterResourceSet that seeds its cluster-settings
+//     module-<module>.yaml           each bootstrap module (HelmChartProxy, or ClusterResourceSet and
+//                                    its ConfigMaps); a module's Secrets stay out of Git
 //   clusters/<env>/<workload>/       synced by Flux on that workload cluster
 //     kustomization.yaml
 //     cluster-settings.yaml          the ConfigMap its Flux substitutes from
 //
 // Pure and deterministic: the same spec gives byte-identical files (see render/yaml.ts).
+import { createHash } from "node:crypto";
+
 import type { ClusterSpec, EnvironmentSpec, BootstrapModuleSpec } from "../stacks/spec";
 import { pruneDisabledAnnotation, renderClusterObjects } from "./capi";
-import { clusterSettingsName, fluxNamespace, renderClusterSettings } from "./flux";
-import { clusterSelector, renderModule, workloadFluxPath } from "./modules";
+import { clusterSettingsName, fluxNamespace, renderClusterSettings, renderFluxInstance, renderFluxOperatorRelease } from "./flux";
+import { clusterSelector, placeholderSecretValues, renderModule, workloadFluxPath } from "./modules";
 import type { K8sObject } from "./types";
 import { compareCodePoints, dumpYaml, toYaml } from "./yaml";
 
@@ -69,6 +76,24 @@ function syncDirectory(env: EnvironmentSpec, cluster: ClusterSpec): string {
     return dir;
 }
 
+/** File of a bootstrap module in the management cluster's folder. */
+export function moduleFile(module: Pick<BootstrapModuleSpec, "name">): string {
+    return `module-${module.name}.yaml`;
+}
+
+/**
+ * A module's objects as Git holds them: everything `renderModule` gives but its Secrets, whose values
+ * never go to Git (the program applies them out of band; see README "Secrets and Git").
+ */
+export function gitModuleObjects(env: EnvironmentSpec, module: BootstrapModuleSpec): K8sObject[] {
+    return renderModule(env, module, placeholderSecretValues(env)).filter((o) => !(o.apiVersion === "v1" && o.kind === "Secret"));
+}
+
+/** The clusters' namespace, never pruned (it holds the management cluster's own definition). */
+export function renderClusterNamespace(env: Pick<EnvironmentSpec, "clusterNamespace">): K8sObject {
+    return { apiVersion: "v1", kind: "Namespace", metadata: { name: env.clusterNamespace, annotations: { ...pruneDisabledAnnotation } } };
+}
+
 function kustomization(resources: string[]): Record<string, unknown> {
     return { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources };
 }
@@ -84,13 +109,11 @@ export function renderFleetRepository(env: EnvironmentSpec): Map<string, string>
 
     const mgmt = env.managementCluster;
     const mgmtDir = syncDirectory(env, mgmt);
-    const mgmtResources = ["namespace.yaml", `cluster-${mgmt.name}.yaml`];
-    const namespace: K8sObject = {
-        apiVersion: "v1",
-        kind: "Namespace",
-        metadata: { name: env.clusterNamespace, annotations: { ...pruneDisabledAnnotation } },
-    };
-    write(`${mgmtDir}/namespace.yaml`, toYaml([namespace]));
+    const mgmtResources = ["namespace.yaml", "cluster-settings.yaml", "flux-operator.yaml", "flux-instance.yaml", `cluster-${mgmt.name}.yaml`];
+    write(`${mgmtDir}/namespace.yaml`, toYaml([renderClusterNamespace(env)]));
+    write(`${mgmtDir}/cluster-settings.yaml`, toYaml([renderClusterSettings(env, mgmt)]));
+    write(`${mgmtDir}/flux-operator.yaml`, toYaml(renderFluxOperatorRelease(env)));
+    write(`${mgmtDir}/flux-instance.yaml`, toYaml([renderFluxInstance(env)]));
     write(`${mgmtDir}/cluster-${mgmt.name}.yaml`, toYaml(renderClusterObjects(env, mgmt)));
 
     const workloads = [...env.workloadClusters].sort((a, b) => compareCodePoints(a.name, b.name));
@@ -110,7 +133,77 @@ export function renderFleetRepository(env: EnvironmentSpec): Map<string, string>
         write(`${dir}/cluster-settings.yaml`, toYaml([renderClusterSettings(env, cluster)]));
         write(`${dir}/kustomization.yaml`, dumpYaml(kustomization(["cluster-settings.yaml"])));
     }
+    const modules = [...env.bootstrapModules].sort((a, b) => compareCodePoints(a.name, b.name));
+    for (const module of modules) {
+        mgmtResources.push(moduleFile(module));
+        write(`${mgmtDir}/${moduleFile(module)}`, toYaml(gitModuleObjects(env, module)));
+    }
     write(`${mgmtDir}/kustomization.yaml`, dumpYaml(kustomization(mgmtResources)));
 
     return new Map([...files.entries()].sort(([a], [b]) => compareCodePoints(a, b)));
+}
+
+/** A digest of a render (paths and contents): the revision the local fleet source publishes it under. */
+export function renderDigest(files: ReadonlyMap<string, string>): string {
+    const hash = createHash("sha256");
+    for (const [file, content] of [...files.entries()].sort(([a], [b]) => compareCodePoints(a, b))) hash.update(`${file}\0${content}\0`);
+    return `sha256:${hash.digest("hex")}`;
+}
+
+/** How the committed render differs from a fresh one (paths relative to the checkout, sorted). */
+export interface RenderDrift {
+    /** In both, with other content. */
+    changed: string[];
+    /** Rendered from config, not committed. */
+    missing: string[];
+    /** Committed, no longer rendered (Flux prunes what they hold once the render is committed). */
+    removed: string[];
+}
+
+/** Compares a fresh render with the committed generated files. Pure. */
+export function compareRender(fresh: ReadonlyMap<string, string>, committed: ReadonlyMap<string, string>): RenderDrift {
+    const sorted = (paths: string[]) => paths.sort(compareCodePoints);
+    return {
+        changed: sorted([...fresh.keys()].filter((file) => committed.has(file) && committed.get(file) !== fresh.get(file))),
+        missing: sorted([...fresh.keys()].filter((file) => !committed.has(file))),
+        removed: sorted([...committed.keys()].filter((file) => !fresh.has(file))),
+    };
+}
+
+/**
+ * What `pulumi preview`/`up` (and plan.md) say when the committed render and the configuration disagree:
+ * after the hand-off Flux applies what Git holds, so a config change only takes effect once rendered and
+ * committed. A module leaving Git gets its own warning: Flux prunes it. `where` names the checkout.
+ */
+export function renderDriftWarnings(
+    env: EnvironmentSpec,
+    fresh: ReadonlyMap<string, string>,
+    committed: ReadonlyMap<string, string>,
+    where: string,
+    fixCommand: string,
+): string[] {
+    const root = environmentRoot(env);
+    if (committed.size === 0) {
+        return [`fleet repository: no committed render of ${env.environment} in ${where} (${root}/): run \`${fixCommand}\` and commit it; Flux on the management cluster syncs that folder.`];
+    }
+    const drift = compareRender(fresh, committed);
+    const differing = [...drift.changed, ...drift.missing, ...drift.removed];
+    if (differing.length === 0) return [];
+    const shown = differing.slice(0, 5).join(", ") + (differing.length > 5 ? `, and ${differing.length - 5} more` : "");
+    const warnings = [
+        `fleet repository: ${root}/ in ${where} is not what the stack configuration renders (${shown}). ` +
+            "After the hand-off Flux applies what Git holds and the program no longer applies over it: " +
+            `run \`${fixCommand}\` and commit, or the change never reaches the clusters.`,
+    ];
+    const mgmtDir = `${root}/${env.managementCluster.name}/`;
+    for (const file of drift.removed) {
+        const match = file.startsWith(mgmtDir) ? /^module-(.+)\.yaml$/.exec(file.slice(mgmtDir.length)) : null;
+        if (!match) continue;
+        warnings.push(
+            `bootstrap module '${match[1]}' is no longer configured but is still in the committed render (${file}): committing the render makes Flux prune it. ` +
+                "Deleting a HelmChartProxy uninstalls its release from every cluster it selects (for a CNI: every selected cluster, the management cluster included, loses its pod network); " +
+                "deleting a ClusterResourceSet leaves what it applied in place.",
+        );
+    }
+    return warnings;
 }

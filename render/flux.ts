@@ -5,6 +5,7 @@
 // `flux install` semantics, not `flux bootstrap`: the cluster only reads the fleet repository
 // (`sync.pullSecret` holds read-only credentials), nothing writes to it.
 import type { ClusterSpec, EnvironmentSpec, GitCredentials } from "../stacks/spec";
+import { pruneDisabledAnnotation } from "./capi";
 import type { K8sObject } from "./types";
 import { dumpYaml, sortedRecord } from "./yaml";
 
@@ -36,6 +37,9 @@ export interface HelmChartCoordinates {
     values: Record<string, unknown>;
 }
 
+/** Helm release name of the Flux Operator, for the program's install and Git's HelmRelease alike. */
+export const fluxOperatorReleaseName = "flux-operator";
+
 /** The Flux Operator chart, pinned to the operator version (the chart and operator are released together). */
 export function fluxOperatorChart(env: Pick<EnvironmentSpec, "versions">): HelmChartCoordinates {
     return { repo: fluxChartRepository, chart: "flux-operator", version: withoutV(env.versions.fluxOperator), values: {} };
@@ -58,19 +62,62 @@ export function fluxInstanceChart(env: Pick<EnvironmentSpec, "versions">): Omit<
     return { repo: fluxChartRepository, chart: "flux-instance", version: withoutV(env.versions.fluxOperator) };
 }
 
+/** Port of the local fleet source's registry (the `registry` image's default). */
+export const localSourcePort = 5000;
+/** OCI tag the local fleet source serves the render under. */
+export const localSourceTag = "latest";
+
+/** Name (and DNS name on the kind network) of the registry container serving an environment's render. */
+export function localSourceContainer(env: Pick<EnvironmentSpec, "environment">): string {
+    return `fleet-${env.environment}-source`;
+}
+
+/** Registry (OCI distribution) image of the local fleet source; it runs on this machine, not in a cluster. */
+export const localSourceRegistryImage = "registry:3.0.0";
+
+/** The Flux CLI image that pushes the local fleet source's artifact: the environment's Flux version. */
+export function fluxCliImage(env: Pick<EnvironmentSpec, "versions">): string {
+    return `ghcr.io/fluxcd/flux-cli:${env.versions.fluxDistribution}`;
+}
+
+/** What every cluster of the environment syncs: the source kind, URL and ref of its FluxInstance. */
+export interface FleetSource {
+    kind: "GitRepository" | "OCIRepository";
+    url: string;
+    ref: string;
+    /** Plain HTTP (the local registry on the kind network has no TLS). */
+    insecure: boolean;
+}
+
+/**
+ * The fleet repository (`refs/heads/<branch>`), or for `source: local` the environment's committed render
+ * as an OCI artifact in the registry container on the kind network, which kind and CAPD nodes (and so the
+ * pods on them) resolve by container name.
+ */
+export function fleetSource(env: Pick<EnvironmentSpec, "environment" | "flux">): FleetSource {
+    if (env.flux.source === "local") {
+        return { kind: "OCIRepository", url: `oci://${localSourceContainer(env)}:${localSourcePort}/fleet-${env.environment}`, ref: localSourceTag, insecure: true };
+    }
+    return { kind: "GitRepository", url: env.flux.repositoryUrl, ref: `refs/heads/${env.flux.branch}`, insecure: false };
+}
+
 /**
  * `kustomize.patches` of every FluxInstance we render: the Kustomization generated for `sync` gets SOPS
  * decryption with the `sops-age` Secret (when the environment has an age key) and substitution from the
- * `cluster-settings` ConfigMap. The target form (`kind: Kustomization`, no namespace) is the one of the
- * flux-operator customization guide ("Cluster sync SOPS decryption").
+ * `cluster-settings` ConfigMap; a plain-HTTP source gets `insecure`, which `sync` has no field for. The
+ * target form (`kind: …`, no namespace) is the one of the flux-operator customization guide ("Cluster sync
+ * SOPS decryption", "Cluster sync OCIRepository keyless verification").
  */
-export function fluxSyncPatches(env: Pick<EnvironmentSpec, "secrets">): Array<{ target: { kind: string }; patch: string }> {
+export function fluxSyncPatches(env: Pick<EnvironmentSpec, "environment" | "secrets" | "flux">): Array<{ target: { kind: string }; patch: string }> {
     const ops: unknown[] = [];
     if (env.secrets.sopsAgeKey) {
         ops.push({ op: "add", path: "/spec/decryption", value: { provider: "sops", secretRef: { name: sopsAgeSecretName } } });
     }
     ops.push({ op: "add", path: "/spec/postBuild", value: { substituteFrom: [{ kind: "ConfigMap", name: clusterSettingsName }] } });
-    return [{ target: { kind: "Kustomization" }, patch: dumpYaml(ops) }];
+    const patches = [{ target: { kind: "Kustomization" }, patch: dumpYaml(ops) }];
+    const source = fleetSource(env);
+    if (source.insecure) patches.push({ target: { kind: source.kind }, patch: dumpYaml([{ op: "add", path: "/spec/insecure", value: true }]) });
+    return patches;
 }
 
 /**
@@ -78,6 +125,7 @@ export function fluxSyncPatches(env: Pick<EnvironmentSpec, "secrets">): Array<{ 
  * values of downstream clusters; only the sync path differs.
  */
 export function fluxInstanceSpec(env: Omit<EnvironmentSpec, "bootstrapModules">, syncPath: string): Record<string, unknown> {
+    const source = fleetSource(env);
     return {
         distribution: {
             // Exact version, never a range: the environment's pin.
@@ -89,21 +137,24 @@ export function fluxInstanceSpec(env: Omit<EnvironmentSpec, "bootstrapModules">,
         components: [...env.flux.components],
         cluster: { type: "kubernetes", networkPolicy: true, domain: "cluster.local" },
         sync: {
-            kind: "GitRepository",
-            url: env.flux.repositoryUrl,
-            ref: `refs/heads/${env.flux.branch}`,
+            kind: source.kind,
+            url: source.url,
+            ref: source.ref,
             path: syncPath,
             name: env.flux.syncName,
-            ...(env.secrets.gitCredentials ? { pullSecret: gitSecretName } : {}),
+            // Git credentials are for the fleet repository; the local registry needs none.
+            ...(env.secrets.gitCredentials && source.kind === "GitRepository" ? { pullSecret: gitSecretName } : {}),
         },
         kustomize: { patches: fluxSyncPatches(env) },
     };
 }
 
-/** How long Pulumi waits for the FluxInstance to become Ready (controllers rolled out, sync applied). */
-export const fluxInstanceTimeoutSeconds = 600;
-
-/** The FluxInstance `flux` of the permanent management cluster, syncing its path of the fleet repository. */
+/**
+ * The FluxInstance `flux` of the permanent management cluster, syncing its path of the fleet repository,
+ * exactly as the fleet repository holds it (self-managed: its own sync applies it, so the operator upgrades
+ * Flux from Git). Never pruned: deleting it removes Flux's CRDs and every Flux object, so taking it out of
+ * Git must not do that.
+ */
 export function renderFluxInstance(env: EnvironmentSpec): K8sObject {
     return {
         apiVersion: "fluxcd.controlplane.io/v1",
@@ -112,15 +163,54 @@ export function renderFluxInstance(env: EnvironmentSpec): K8sObject {
             name: fluxInstanceName,
             namespace: fluxNamespace,
             annotations: {
-                "fluxcd.controlplane.io/reconcileEvery": "1h",
                 "fluxcd.controlplane.io/reconcileArtifactEvery": "10m",
+                "fluxcd.controlplane.io/reconcileEvery": "1h",
                 "fluxcd.controlplane.io/reconcileTimeout": "5m",
-                "pulumi.com/waitFor": "condition=Ready",
-                "pulumi.com/timeoutSeconds": String(fluxInstanceTimeoutSeconds),
+                ...pruneDisabledAnnotation,
             },
         },
         spec: fluxInstanceSpec(env, env.managementCluster.fluxPath),
     };
+}
+
+/** Helm chart layer of an OCI chart artifact (what an OCIRepository copies for a HelmRelease `chartRef`). */
+const helmChartLayer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+
+/**
+ * The Flux Operator as Git holds it: an OCIRepository pinned to the operator's chart version and a
+ * HelmRelease of it, as the operator's guide "Automating Flux Operator upgrades" does (with an exact tag
+ * instead of a semver range). Same release name and namespace as the program's Helm install, so
+ * helm-controller upgrades that release in place. Never pruned: uninstalling the operator from Git would
+ * take Flux's upgrades (and the FluxInstance's controller) with it.
+ */
+export function renderFluxOperatorRelease(env: Pick<EnvironmentSpec, "versions">): K8sObject[] {
+    const chart = fluxOperatorChart(env);
+    const metadata = () => ({ name: chart.chart, namespace: fluxNamespace, annotations: { ...pruneDisabledAnnotation } });
+    return [
+        {
+            apiVersion: "source.toolkit.fluxcd.io/v1",
+            kind: "OCIRepository",
+            metadata: metadata(),
+            spec: {
+                interval: "30m",
+                url: `${chart.repo}/${chart.chart}`,
+                layerSelector: { mediaType: helmChartLayer, operation: "copy" },
+                ref: { tag: chart.version },
+            },
+        },
+        {
+            apiVersion: "helm.toolkit.fluxcd.io/v2",
+            kind: "HelmRelease",
+            metadata: metadata(),
+            spec: {
+                interval: "30m",
+                releaseName: fluxOperatorReleaseName,
+                serviceAccountName: chart.chart,
+                chartRef: { kind: "OCIRepository", name: chart.chart },
+                ...(Object.keys(chart.values).length > 0 ? { values: chart.values } : {}),
+            },
+        },
+    ];
 }
 
 /** The repository URL without a password, should one have been put in it. */
@@ -146,7 +236,7 @@ export function renderClusterSettings(env: Omit<EnvironmentSpec, "bootstrapModul
         CLUSTER_API_NAMESPACE: env.clusterNamespace,
         ENVIRONMENT: env.environment,
         FLEET_BRANCH: env.flux.branch,
-        FLEET_REPOSITORY: publicUrl(env.flux.repositoryUrl),
+        FLEET_REPOSITORY: publicUrl(fleetSource(env).url),
         FLUX_PATH: cluster.fluxPath,
         INFRASTRUCTURE_PROVIDER: env.provider,
         KUBERNETES_VERSION: env.versions.kubernetes,

@@ -267,11 +267,18 @@ export function findModule(env: EnvironmentSpec, name: string): BootstrapModuleS
     return env.bootstrapModules.find((m) => m.name === name) ?? defaultBootstrapModules(env).find((m) => m.name === name);
 }
 
+/**
+ * Flux's opt-out of `postBuild` substitution: a module's objects go to the cluster as rendered, even when
+ * its manifests or values contain `${…}` meant for the clusters it selects.
+ */
+export const substituteDisabledAnnotation = { "kustomize.toolkit.fluxcd.io/substitute": "disabled" } as const;
+
 function moduleMetadata(env: EnvironmentSpec, module: BootstrapModuleSpec, name: string) {
     return {
         name,
         namespace: env.clusterNamespace,
         labels: sortedRecord({ [fleetLabels.environment]: env.environment, [moduleLabel]: module.name }),
+        annotations: { ...substituteDisabledAnnotation },
     };
 }
 
@@ -312,7 +319,7 @@ export function renderModule(env: EnvironmentSpec, module: BootstrapModuleSpec, 
             ];
         case "manifests": {
             const configMaps = splitIntoConfigMaps(module.name, env.clusterNamespace, content.documents, defaultSplitLimitBytes, content.source);
-            for (const cm of configMaps) cm.metadata.labels = moduleMetadata(env, module, cm.metadata.name).labels;
+            for (const cm of configMaps) cm.metadata = moduleMetadata(env, module, cm.metadata.name);
             return [...configMaps, clusterResourceSet(env, module, selector, configMaps, content.strategy)];
         }
         case "secrets": {

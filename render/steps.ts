@@ -10,7 +10,9 @@ export type StepName =
     | "temporary-cluster-delete"
     | "capi-providers"
     | "management-cluster"
-    | "pivot";
+    | "pivot"
+    | "fleet-source"
+    | "fleet-source-delete";
 
 export const STEP_NAMES: readonly StepName[] = [
     "preflight",
@@ -19,6 +21,8 @@ export const STEP_NAMES: readonly StepName[] = [
     "capi-providers",
     "management-cluster",
     "pivot",
+    "fleet-source",
+    "fleet-source-delete",
 ];
 
 /** The interpreter every step script is written for (`$0` is not a path; nothing is sourced). */

@@ -216,7 +216,7 @@ function buildSpec(c: Plain, secrets: Partial<Record<SecretKey, boolean>>, awsRe
         clusterNamespace: c.clusterNamespace,
         managementCluster: management,
         workloadClusters: workloads,
-        flux: { repositoryUrl: c.fluxRepositoryUrl, clustersPath: c.fluxClustersPath.replace(/\/+$/, ""), branch: c.fluxBranch, syncName: c.fluxSyncName, syncRenameFrom: c.fluxSyncRenameFrom ?? "", components: c.fluxComponents, operatorBootstrapChart: c.fluxOperatorBootstrapChart },
+        flux: { repositoryUrl: c.fluxRepositoryUrl, clustersPath: c.fluxClustersPath.replace(/\/+$/, ""), branch: c.fluxBranch, syncName: c.fluxSyncName, syncRenameFrom: c.fluxSyncRenameFrom ?? "", components: c.fluxComponents, source: c.fleetSource, checkout: c.fleetCheckout, operatorBootstrapChart: c.fluxOperatorBootstrapChart },
         aws,
         ageRecipient: c.ageRecipient,
         secrets: { sopsAgeKey: Boolean(secrets.sopsAgeKey), gitCredentials, awsCredentials },

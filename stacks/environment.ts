@@ -1,22 +1,38 @@
 // One environment, composed from the components in dependency order. The order of the bootstrap reads
 // top to bottom here; independent work (IAM, Flux preparation, modules) runs beside the critical path.
 import * as k8s from "@pulumi/kubernetes";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { AwsClusterGuard } from "../components/awsClusterGuard";
 import { AwsIam } from "../components/awsIam";
 import { BootstrapModule } from "../components/bootstrapModule";
+import { applyHandedOff } from "../components/kubernetesObjects";
 import { CapiProviders, ProviderPins } from "../components/capiProviders";
 import { FluxInstall } from "../components/fluxInstall";
+import { LocalFleetSource } from "../components/localFleetSource";
 import { ManagementCluster } from "../components/managementCluster";
 import { Pivot } from "../components/pivot";
 import { Preflight } from "../components/preflight";
 import { TemporaryCluster } from "../components/temporaryCluster";
 import { encodeCapaCredentials, ZERO_CREDENTIALS } from "../render/awsCredentials";
 import { renderKindConfig } from "../render/capi";
-import { fluxOperatorBootstrapChart, renderClusterSettings, renderFluxInstance, renderFluxSecrets } from "../render/flux";
+import { renderClusterNamespace, environmentRoot, renderDigest } from "../render/fleetRepo";
+import {
+    fleetSource,
+    fluxCliImage,
+    fluxNamespace,
+    fluxOperatorBootstrapChart,
+    fluxOperatorReleaseName,
+    localSourceContainer,
+    localSourceRegistryImage,
+    renderClusterSettings,
+    renderFluxInstance,
+    renderFluxSecrets,
+} from "../render/flux";
 import { placeholderSecretValues, renderManagementBootstrap, renderModule, selectedClusters } from "../render/modules";
 import { toYaml } from "../render/yaml";
 import { providerDefaults } from "./defaults";
+import { checkoutDirectory, committedRenderWarnings, readCommittedRender } from "./fleetCheckout";
 import { AwsCredentials, EnvironmentSpec, GitCredentials } from "./spec";
 
 /** The environment's secret config values, as Pulumi secrets. Absent when not configured. */
@@ -64,6 +80,7 @@ export class Environment extends pulumi.ComponentResource {
     public readonly pivot: Pivot;
     public readonly flux: FluxInstall;
     public readonly modules: BootstrapModule[];
+    public readonly source?: LocalFleetSource;
 
     constructor(spec: EnvironmentSpec, secrets: EnvironmentSecrets, options: EnvironmentOptions = {}) {
         super("fleet:index:Environment", spec.environment, {}, { transformations: environmentTransformations });
@@ -73,6 +90,7 @@ export class Environment extends pulumi.ComponentResource {
         this.pivot = parts.pivot;
         this.flux = parts.flux;
         this.modules = parts.modules;
+        this.source = parts.source;
         this.registerOutputs({ kubeconfig: this.management.kubeconfig, backupLocation: this.pivot.backupLocation });
     }
 }
@@ -169,18 +187,26 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
         { dependsOn: [permanentProviders, temporaryProviders], ...permanent },
     );
 
+    // After the hand-off the clusters follow the committed render, not config: say when they disagree.
+    for (const warning of committedRenderWarnings(pulumi.getStack(), spec)) pulumi.log.warn(warning);
+
+    // `fleetSource: local`: the committed render, served from this machine on the kind network. Needs the
+    // network (kind creates it), nothing else; the sync waits for it.
+    const source = spec.flux.source === "local" ? localSource(spec, { ...child, dependsOn: [temporary] }) : undefined;
+
     const shapes = placeholderSecretValues(spec);
     const values = secretValues(secrets);
     const flux = new FluxInstall(
         "flux",
         {
             provider,
-            namespace: "flux-system",
+            namespace: fluxNamespace,
             operatorChart: fluxOperatorBootstrapChart(spec),
+            operatorReleaseName: fluxOperatorReleaseName,
             fluxInstance: renderFluxInstance(spec),
             clusterSettings: renderClusterSettings(spec, mgmt),
             secrets: { shape: renderFluxSecrets(shapes), values: values.apply((v) => renderFluxSecrets(v)) },
-            syncAfter: [pivot],
+            syncAfter: [pivot, ...(source ? [source] : [])],
             previousSyncName: options.previousFluxSyncName,
             renameFrom: spec.flux.syncRenameFrom || undefined,
         },
@@ -188,7 +214,7 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
     );
 
     // Modules live beside the clusters they select; the namespace exists before the move brings the clusters.
-    const clusterNamespace = new k8s.core.v1.Namespace("cluster-namespace", { metadata: { name: spec.clusterNamespace } }, { provider, ...permanent });
+    const clusterNamespace = applyHandedOff("cluster", renderClusterNamespace(spec), { provider, ...permanent, aliases: [{ name: "cluster-namespace" }] });
     const modules = spec.bootstrapModules.map((module) => {
         if (selectedClusters(spec, module).length === 0) {
             pulumi.log.warn(`bootstrap module '${module.name}': its selector ${JSON.stringify(module.selector)} matches none of the clusters declared in this stack (clusters added through Git may still match)`);
@@ -208,5 +234,27 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
         );
     });
 
-    return { temporary, management, pivot, flux, modules };
+    return { temporary, management, pivot, flux, modules, source };
+}
+
+function localSource(spec: EnvironmentSpec, opts: pulumi.ComponentResourceOptions): LocalFleetSource {
+    const checkout = checkoutDirectory(spec);
+    const root = environmentRoot(spec);
+    const served = fleetSource(spec);
+    return new LocalFleetSource(
+        "fleet-source",
+        {
+            environment: spec.environment,
+            containerName: localSourceContainer(spec),
+            network: "kind",
+            registryImage: localSourceRegistryImage,
+            pushImage: fluxCliImage(spec),
+            renderDirectory: path.join(checkout, root),
+            artifactPath: root,
+            artifact: `${served.url}:${served.ref}`,
+            // Hand-written files beside the render are served too: a change to any of them pushes again.
+            revision: renderDigest(readCommittedRender(checkout, spec, true)),
+        },
+        opts,
+    );
 }

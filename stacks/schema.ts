@@ -125,6 +125,8 @@ export const plainKeys = {
     fluxBranch: z.string().regex(/^[A-Za-z0-9._/-]+$/, { error: "a Git branch name" }),
     fluxSyncName: dnsName(63, "the FluxInstance sync object name"),
     fluxSyncRenameFrom: dnsName(63, "the previous FluxInstance sync name").optional(),
+    fleetSource: z.enum(["repository", "local"], { error: "repository (sync fluxRepositoryUrl) or local (serve the committed render from this machine)" }),
+    fleetCheckout: z.string(),
     fluxComponents: z
         .array(z.enum(["source-controller", "kustomize-controller", "helm-controller", "notification-controller", "image-reflector-controller", "image-automation-controller", "source-watcher"]))
         .min(2)

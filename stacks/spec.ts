@@ -73,6 +73,14 @@ export interface FluxSpec {
     syncRenameFrom: string;
     /** Flux components the FluxInstance installs. */
     components: string[];
+    /**
+     * Where the clusters sync from: `repository` (the fleet repository, `repositoryUrl`) or `local` (the
+     * committed render of this environment, served as an OCI artifact by a registry container on the
+     * kind network of this machine; no outside Git).
+     */
+    source: "repository" | "local";
+    /** Checkout of the fleet repository holding the committed render, relative to the project; "" = this repository. */
+    checkout: string;
     /** Where the program installs the Flux Operator chart from (a mirror or local chart); "" = upstream. */
     operatorBootstrapChart: string;
 }

@@ -21,7 +21,7 @@ export interface PlannedResource {
     name: string;
     parent?: string;
     dependsOn: string[];
-    options: { protect: boolean; retainOnDelete: boolean; deletedWith?: string };
+    options: { protect: boolean; retainOnDelete: boolean; deletedWith?: string; ignoreChanges?: string[] };
     inputs: Record<string, unknown>;
 }
 
@@ -181,6 +181,7 @@ export async function planStack(options: PlanOptions): Promise<{ ok: false; erro
                 protect: Boolean(r.opts.protect),
                 retainOnDelete: Boolean(r.opts.retainOnDelete),
                 deletedWith: r.opts.deletedWith ? await urnOf(r.opts.deletedWith) : undefined,
+                ...(r.opts.ignoreChanges?.length ? { ignoreChanges: [...r.opts.ignoreChanges] } : {}),
             },
             inputs: options.revealSecrets
                 ? (unwrapSecrets(inputsByKey.get(`${r.type}::${r.name}`) ?? {}) as Record<string, unknown>)

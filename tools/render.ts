@@ -9,23 +9,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 import { environmentRoot, isGeneratedFile, renderFleetRepository } from "../render/fleetRepo";
+import { listFiles } from "../stacks/fleetCheckout";
+import { loadStackSpec } from "../stacks/stackFiles";
 import type { EnvironmentSpec } from "../stacks/spec";
 
 export interface SyncResult {
     written: string[];
     unchanged: string[];
     removed: string[];
-}
-
-function listFiles(dir: string): string[] {
-    if (!fs.existsSync(dir)) return [];
-    const out: string[] = [];
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-        const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) out.push(...listFiles(full));
-        else if (entry.isFile()) out.push(full);
-    }
-    return out;
 }
 
 function removeEmptyDirectories(dir: string, stopAt: string): void {
@@ -106,8 +97,6 @@ export function parseArgs(argv: string[]): { stack: string; outDir: string; chec
 
 async function main(): Promise<void> {
     const { stack, outDir, check } = parseArgs(process.argv.slice(2));
-    // Loaded lazily so that this file's helpers can be imported without loading the configuration code.
-    const { loadStackSpec } = await import("../stacks/stackFiles");
     const loaded = loadStackSpec(stack);
     if (!loaded.ok) {
         console.error(`stack ${stack}: invalid configuration`);

@@ -51,6 +51,11 @@ describe("stack configuration", () => {
         assert.strictEqual(spec.managementCluster.fluxPath, "clusters/local/mgmt");
         assert.deepStrictEqual(spec.workloadClusters.map((c) => [c.name, c.fluxPath, c.labels["tier"]]), [["dev", "clusters/local/dev", "dev"]]);
         assert.strictEqual(spec.managementCluster.labels["fleet-bootstrap.io/role"], "management");
+        assert.deepStrictEqual([spec.flux.source, spec.flux.checkout], ["local", ""], "local serves its committed render from this machine");
+    });
+
+    it("rejects an unknown fleet source, naming what is expected", () => {
+        assertError(errorsFor({ fleetSource: "git" }), "fleet-bootstrap:fleetSource", "git", "repository (sync fluxRepositoryUrl) or local");
     });
 
     it("builds staging on AWS with three control-plane nodes, two workers and workload cluster blue", () => {

@@ -55,6 +55,12 @@ export interface Container {
     labels: Record<string, string>;
     image: string;
     status: string;
+    /** Containers started with `docker run`: running or stopped, the network, the registry's probes and artifacts. */
+    running?: boolean;
+    network?: string;
+    probesUntilReady?: number;
+    /** Registry content: `<repository>:<tag>` → the pushed files (relative paths), revision and digest. */
+    artifacts?: Record<string, { files: string[]; revision: string; digest: string }>;
 }
 
 export interface HistoryEvent {
@@ -70,7 +76,8 @@ export interface FakeState {
     seq: number;
     kind: Record<string, { port: number; image: string }>;
     servers: Record<string, ServerState>;
-    docker: { containers: Container[] };
+    /** `networks`: Docker networks (kind creates `kind`); `pulled`: images present locally. */
+    docker: { containers: Container[]; networks?: string[]; pulled?: string[] };
     history: HistoryEvent[];
     ruleUse: Record<string, number>;
     managementClustersCreated: Record<string, number>;
@@ -108,6 +115,8 @@ export interface Scenario {
     fail?: Record<string, FaultRule[]>;
     versions?: Partial<Record<"kind" | "clusterctl" | "kubectl" | "docker" | "age", string>>;
     dockerUnreachable?: boolean;
+    /** `docker exec <registry> wget …` probes refused after a registry container (re)starts (default 1). */
+    registryStartProbes?: number;
     /** Names of API servers (kind cluster or management cluster name) that refuse connections. */
     unreachable?: string[];
     /** Every n-th request to the named API server is refused. */

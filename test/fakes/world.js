@@ -317,6 +317,8 @@ class World {
     const srv = this.newServer(name, 'kind');
     this.st.kind[name] = { port: srv.port, image: image || 'kindest/node:v1.33.1' };
     this.addContainer(`${name}-control-plane`, { 'io.x-k8s.kind.cluster': name, 'io.x-k8s.kind.role': 'control-plane' }, image || 'kindest/node:v1.33.1');
+    // kind creates the `kind` Docker network with its first cluster and never deletes it.
+    this.st.docker.networks = [...new Set([...(this.st.docker.networks || []), 'kind'])];
     this.record({ event: 'kind-create', name });
     return srv;
   }

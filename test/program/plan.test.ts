@@ -7,6 +7,9 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import { Plan, planStack, PlannedResource } from "../../tools/planner";
 import { componentOrder, writePlan } from "../../tools/plan";
+import { renderDigest, renderFleetRepository } from "../../render/fleetRepo";
+import { syncFleetDirectory } from "../../tools/render";
+import { readCommittedRender } from "../../stacks/fleetCheckout";
 import { validateObject } from "../support/validate";
 
 const fakeSecrets = {
@@ -167,10 +170,82 @@ describe("the program under mocks (offline plan)", function () {
     it("warns at preview about a module whose selector matches no declared cluster, without failing", async () => {
         const module = "- name: ingress\n  selector: {tier: none}\n  helm: {repoURL: https://charts.example.com, chartName: ingress, version: 1.0.0}\n";
         const planned = await plan("local", { bootstrapModules: module }, { preview: true });
-        assert.deepStrictEqual(planned.warnings.filter((w) => w.includes("ingress")), [
+        assert.deepStrictEqual(planned.warnings.filter((w) => w.includes("matches none")), [
             `bootstrap module 'ingress': its selector {"tier":"none"} matches none of the clusters declared in this stack (clusters added through Git may still match)`,
         ]);
         assert.ok(!local.warnings.some((w) => w.includes("matches none")), "the default modules select declared clusters");
+    });
+
+    it("reports at preview when the committed render and the configuration disagree, naming the command that fixes it (also in plan.md)", async () => {
+        assert.deepStrictEqual(local.warnings.filter((w) => w.startsWith("fleet repository")), [], "clusters/local/ is committed fresh");
+        const planned = await plan("local", { workloadClusters: "- name: qa\n" }, { preview: true });
+        const [warning, ...more] = planned.warnings.filter((w) => w.startsWith("fleet repository"));
+        assert.deepStrictEqual(more, []);
+        assert.match(warning, /clusters\/local\/ in this repository is not what the stack configuration renders \(clusters\/local\/mgmt\/kustomization\.yaml, clusters\/local\/mgmt\/cluster-qa\.yaml, /);
+        assert.ok(warning.includes("run `npm run render -- local` and commit"), warning);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-drift-"));
+        writePlan(planned, dir);
+        assert.ok(fs.readFileSync(path.join(dir, "plan.md"), "utf8").includes(`- ${warning}`));
+        const [stagingWarning] = staging.warnings.filter((w) => w.startsWith("fleet repository"));
+        assert.match(stagingWarning, /no committed render of staging in this repository .*`npm run render -- staging --out <checkout of https:\/\/github\.com\/fleet-bootstrap\/fleet-staging\.git>` with fleet-bootstrap:fleetCheckout set to that checkout/);
+    });
+
+    it("compares staging with its fleet repository's checkout (fleetCheckout), naming `npm run render -- staging --out <checkout>`", async () => {
+        const checkout = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-staging-"));
+        syncFleetDirectory(checkout, staging.spec, renderFleetRepository(staging.spec));
+        const inLine = await plan("staging", { ...fakeSecrets, fleetCheckout: checkout }, { preview: true });
+        assert.deepStrictEqual(inLine.warnings.filter((w) => w.startsWith("fleet repository")), []);
+        const stale = await plan("staging", { ...fakeSecrets, fleetCheckout: checkout, workerReplicas: 3 }, { preview: true });
+        const [warning] = stale.warnings.filter((w) => w.startsWith("fleet repository"));
+        assert.ok(warning.includes(`clusters/staging/ in the checkout ${checkout} is not what the stack configuration renders (clusters/staging/mgmt/cluster-blue.yaml, clusters/staging/mgmt/cluster-mgmt.yaml)`), warning);
+        assert.ok(warning.includes(`run \`npm run render -- staging --out ${checkout}\` and commit`), warning);
+    });
+
+    it("hands the objects Git holds to Flux: created with kustomize-controller's field manager, never updated after, kept on destroy", () => {
+        const handedOff = [...local.resources, ...staging.resources].filter((r) => r.type.startsWith("kubernetes:") && (r.inputs.metadata as { annotations?: Record<string, string> } | undefined)?.annotations?.["pulumi.com/patchFieldManager"]);
+        const kinds = new Set(handedOff.map((r) => r.type.split(":").pop()));
+        for (const kind of ["HelmChartProxy", "ClusterResourceSet", "ConfigMap", "FluxInstance", "FluxInstancePatch", "Namespace"]) assert.ok(kinds.has(kind), `${kind} handed off`);
+        for (const r of handedOff) {
+            assert.strictEqual((r.inputs.metadata as { annotations: Record<string, string> }).annotations["pulumi.com/patchFieldManager"], "kustomize-controller", r.name);
+            const content = Object.keys(r.inputs).filter((key) => key !== "apiVersion" && key !== "kind");
+            assert.ok(content.includes("metadata") && content.every((key) => r.options.ignoreChanges?.includes(key)), `${r.name}: ignores ${r.options.ignoreChanges} of ${content}`);
+            assert.ok(r.options.retainOnDelete, `${r.name} is kept on destroy`);
+        }
+        const operator = one(local, "kubernetes:helm.sh/v3:Release");
+        assert.deepStrictEqual(operator.options.ignoreChanges, ["chart", "version", "values", "repositoryOpts"], "helm-controller upgrades the operator from Git");
+        for (const secret of byType(staging, "kubernetes:core/v1:Secret")) {
+            assert.strictEqual(secret.options.ignoreChanges, undefined, `${secret.name}: Secrets stay with the program (out of Git)`);
+            assert.ok(secret.options.retainOnDelete, `${secret.name} is kept on destroy`);
+        }
+    });
+
+    it("serves local's committed render from this machine (fleetSource: local) and syncs only once it is served", () => {
+        const source = one(local, "fleet:index:LocalFleetSource");
+        const step = one(local, "command:local:Command", "fleet-source-registry");
+        const env = step.inputs.environment as Record<string, string>;
+        assert.strictEqual(env.FLEET_STEP, "fleet-source");
+        assert.strictEqual(env.FLEET_ARTIFACT, "oci://fleet-local-source:5000/fleet-local:latest");
+        assert.strictEqual(env.FLEET_ARTIFACT_PATH, "clusters/local");
+        assert.strictEqual(env.FLEET_RENDER_DIR, path.resolve(__dirname, "../../clusters/local"));
+        assert.strictEqual(env.FLEET_SOURCE_REVISION, renderDigest(readCommittedRender(path.resolve(__dirname, "../.."), local.spec, true)));
+        assert.ok(String(step.inputs.delete).includes("Step: fleet-source-delete"), "destroy removes the registry container");
+        assert.ok(!source.options.retainOnDelete);
+        assert.ok(dependsTransitively(local, one(local, "kubernetes:fluxcd.controlplane.io/v1:FluxInstancePatch"), source), "the sync waits for the source");
+        assert.ok(dependsTransitively(local, source, one(local, "fleet:index:TemporaryCluster")), "the kind network exists first");
+        assert.strictEqual(byType(staging, "fleet:index:LocalFleetSource").length, 0, "staging syncs its fleet repository");
+    });
+
+    it("the local fleet source refuses arguments its step cannot use, naming each", () => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { LocalFleetSource } = require("../../components/localFleetSource") as typeof import("../../components/localFleetSource");
+        const args = one(local, "command:local:Command", "fleet-source-registry").inputs.environment as Record<string, string>;
+        const valid = {
+            environment: "local", containerName: args.FLEET_SOURCE_CONTAINER, network: "kind", registryImage: args.FLEET_SOURCE_IMAGE, pushImage: args.FLEET_PUSH_IMAGE,
+            renderDirectory: args.FLEET_RENDER_DIR, artifactPath: args.FLEET_ARTIFACT_PATH, artifact: args.FLEET_ARTIFACT, revision: args.FLEET_SOURCE_REVISION,
+        };
+        assert.throws(() => new LocalFleetSource("bad-dir", { ...valid, renderDirectory: "clusters/local" }), /renderDirectory "clusters\/local": expected an absolute path/);
+        assert.throws(() => new LocalFleetSource("bad-name", { ...valid, containerName: "Fleet_Source" }), /containerName "Fleet_Source": expected a DNS-1123 label/);
+        assert.throws(() => new LocalFleetSource("bad-artifact", { ...valid, artifact: "oci://elsewhere:5000/fleet:latest" }), /artifact "oci:\/\/elsewhere:5000\/fleet:latest": expected oci:\/\/fleet-local-source:<port>/);
     });
 
     it("refuses a change of the Flux sync name at preview", async () => {

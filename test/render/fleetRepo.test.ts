@@ -5,8 +5,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 import { pruneDisabledAnnotation, renderClusterObjects } from "../../render/capi";
-import { generatedHeader, isGeneratedFile, renderFleetRepository } from "../../render/fleetRepo";
-import { renderManagementBootstrap } from "../../render/modules";
+import { compareRender, generatedHeader, isGeneratedFile, moduleFile, renderDriftWarnings, renderFleetRepository } from "../../render/fleetRepo";
+import { renderClusterSettings, renderFluxInstance, renderFluxOperatorRelease } from "../../render/flux";
+import { placeholderSecretValues, renderManagementBootstrap, renderModule } from "../../render/modules";
 import { parseYamlDocuments } from "../../render/yaml";
 import type { EnvironmentSpec } from "../../stacks/spec";
 import { parseArgs, syncFleetDirectory } from "../../tools/render";
@@ -41,9 +42,67 @@ describe("renderFleetRepository", () => {
             "clusters/staging/mgmt/cluster-blue.yaml",
             "clusters/staging/mgmt/cluster-green.yaml",
             "clusters/staging/mgmt/cluster-mgmt.yaml",
+            "clusters/staging/mgmt/cluster-settings.yaml",
+            "clusters/staging/mgmt/flux-instance.yaml",
+            "clusters/staging/mgmt/flux-operator.yaml",
             "clusters/staging/mgmt/kustomization.yaml",
+            "clusters/staging/mgmt/module-cloud-controller-manager.yaml",
+            "clusters/staging/mgmt/module-cni.yaml",
+            "clusters/staging/mgmt/module-flux-instance.yaml",
+            "clusters/staging/mgmt/module-flux-operator.yaml",
+            "clusters/staging/mgmt/module-flux-secrets.yaml",
             "clusters/staging/mgmt/namespace.yaml",
         ]);
+    });
+
+    it("holds the platform the management cluster runs: the self-managed FluxInstance, the operator's release, its settings", () => {
+        for (const spec of [local, staging]) {
+            const files = renderFleetRepository(spec);
+            const dir = `clusters/${spec.environment}/mgmt`;
+            assert.deepEqual(parseYamlDocuments(files.get(`${dir}/flux-instance.yaml`)!), [renderFluxInstance(spec)], "the instance the program applies, sync included");
+            assert.deepEqual(parseYamlDocuments(files.get(`${dir}/flux-operator.yaml`)!), renderFluxOperatorRelease(spec));
+            assert.deepEqual(parseYamlDocuments(files.get(`${dir}/cluster-settings.yaml`)!), [renderClusterSettings(spec, spec.managementCluster)]);
+        }
+    });
+
+    it("holds every bootstrap module as the program applies it, labelled and selected as on the cluster, but never its Secrets", () => {
+        const spec = stagingSpec();
+        const files = renderFleetRepository(spec);
+        for (const module of spec.bootstrapModules) {
+            const inGit = parseYamlDocuments(files.get(`clusters/staging/mgmt/${moduleFile(module)}`)!) as Obj[];
+            const applied = renderModule(spec, module, placeholderSecretValues(spec)) as Obj[];
+            assert.deepEqual(inGit, applied.filter((o) => o.kind !== "Secret"), module.name);
+            assert.ok(inGit.length > 0 && inGit.every((o) => o.metadata.labels["fleet-bootstrap.io/module"] === module.name), module.name);
+        }
+        const secrets = parseYamlDocuments(files.get("clusters/staging/mgmt/module-flux-secrets.yaml")!) as Obj[];
+        assert.deepEqual(secrets.map((o) => o.kind), ["ClusterResourceSet"], "the resource set is in Git, the Secret it names is applied by the program");
+    });
+
+    it("holds no secret material, whatever secrets the environment has", () => {
+        const values = placeholderSecretValues(stagingSpec());
+        const secretTexts = [values.sopsAgeKey!, values.git!.password!, "<secret gitSshIdentity>"];
+        for (const spec of [localSpec({ sopsAgeKey: true, gitCredentials: true }), stagingSpec()]) {
+            for (const [file, content] of renderFleetRepository(spec)) {
+                for (const text of secretTexts) assert.ok(!content.includes(text), `${file} holds ${text}`);
+                for (const object of parseYamlDocuments(content) as Obj[]) assert.notEqual(object.kind, "Secret", file);
+                assert.doesNotMatch(content, /AGE-SECRET-KEY|PRIVATE KEY/, file);
+            }
+        }
+    });
+
+    it("drops a module removed from the configuration, so that Flux prunes it once the render is committed", () => {
+        const extra = { name: "ingress", selector: { tier: "general" }, content: { kind: "helm", repoURL: "https://charts.example.com", chartName: "ingress", version: "1.0.0", releaseName: "ingress", namespace: "ingress", valuesTemplate: "", reconcileStrategy: "Continuous" } } as const;
+        const withModule = stagingSpec();
+        withModule.bootstrapModules.push({ ...extra, selector: { ...extra.selector }, content: { ...extra.content } });
+        const before = renderFleetRepository(withModule);
+        const after = renderFleetRepository(stagingSpec());
+        const file = "clusters/staging/mgmt/module-ingress.yaml";
+        assert.ok(before.has(file));
+        assert.ok(!after.has(file), "the module's file is gone");
+        const listed = (files: Map<string, string>) => (parseYamlDocuments(files.get("clusters/staging/mgmt/kustomization.yaml")!)[0] as Obj).resources as string[];
+        assert.ok(listed(before).includes("module-ingress.yaml") && !listed(after).includes("module-ingress.yaml"));
+        assert.ok(!(parseYamlDocuments(before.get(file)!) as Obj[]).some((o) => o.metadata.annotations?.["kustomize.toolkit.fluxcd.io/prune"]), "modules are pruned");
+        assert.deepEqual(compareRender(after, before), { changed: ["clusters/staging/mgmt/kustomization.yaml"], missing: [], removed: [file] });
     });
 
     for (const spec of [local, staging]) {
@@ -172,5 +231,40 @@ describe("npm run render (file handling)", () => {
         assert.deepEqual(parseArgs(["local", "--out", "/tmp/x"]), { stack: "local", outDir: "/tmp/x", check: false });
         assert.equal(parseArgs(["staging", "--check"]).check, true);
         assert.equal(parseArgs(["local"]).outDir, path.resolve(__dirname, "../.."));
+    });
+});
+
+describe("the committed render against the configuration (preview warnings)", () => {
+    const spec = localSpec();
+    const fresh = renderFleetRepository(spec);
+    const fix = "npm run render -- local";
+
+    it("says nothing when the committed render is what the configuration renders", () => {
+        assert.deepEqual(renderDriftWarnings(spec, fresh, new Map(fresh), "this repository", fix), []);
+    });
+
+    it("names the files that differ and the command that fixes them", () => {
+        const committed = new Map(fresh);
+        committed.set("clusters/local/mgmt/module-cni.yaml", `${fresh.get("clusters/local/mgmt/module-cni.yaml")}# edited\n`);
+        committed.delete("clusters/local/dev/cluster-settings.yaml");
+        const [warning, ...rest] = renderDriftWarnings(spec, fresh, committed, "this repository", fix);
+        assert.deepEqual(rest, []);
+        assert.match(warning, /clusters\/local\/ in this repository is not what the stack configuration renders \(clusters\/local\/mgmt\/module-cni\.yaml, clusters\/local\/dev\/cluster-settings\.yaml\)/);
+        assert.ok(warning.includes("run `npm run render -- local` and commit"), warning);
+    });
+
+    it("spells out what committing a module's removal does: Flux prunes it, a HelmChartProxy uninstalls its release everywhere it selects", () => {
+        const committed = new Map(fresh);
+        committed.set("clusters/local/mgmt/module-ingress.yaml", `${generatedHeader(spec)}kind: HelmChartProxy\n`);
+        const warnings = renderDriftWarnings(spec, fresh, committed, "this repository", fix);
+        assert.equal(warnings.length, 2);
+        assert.match(warnings[1], /^bootstrap module 'ingress' is no longer configured but is still in the committed render \(clusters\/local\/mgmt\/module-ingress\.yaml\): committing the render makes Flux prune it\./);
+        assert.match(warnings[1], /uninstalls its release from every cluster it selects/);
+    });
+
+    it("says where no render is committed at all", () => {
+        assert.deepEqual(renderDriftWarnings(spec, fresh, new Map(), "the checkout ../fleet", "npm run render -- local --out ../fleet"), [
+            "fleet repository: no committed render of local in the checkout ../fleet (clusters/local/): run `npm run render -- local --out ../fleet` and commit it; Flux on the management cluster syncs that folder.",
+        ]);
     });
 });

@@ -3,12 +3,15 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 
 import {
+    fleetSource,
     fluxInstanceChart,
     fluxOperatorBootstrapChart,
     fluxOperatorChart,
+    fluxOperatorReleaseName,
     fluxSyncPatches,
     renderClusterSettings,
     renderFluxInstance,
+    renderFluxOperatorRelease,
     renderFluxSecrets,
 } from "../../render/flux";
 import { parseYamlDocuments } from "../../render/yaml";
@@ -28,13 +31,13 @@ describe("renderFluxInstance", () => {
         assert.deepEqual(validateObject(renderFluxInstance(localSpec())), []);
     });
 
-    it("is named flux in flux-system, waited for by Pulumi with a timeout, reconciled periodically", () => {
+    it("is named flux in flux-system, reconciled periodically, never pruned from Git, with nothing of Pulumi's in it", () => {
         assert.equal(instance.metadata.name, "flux");
         assert.equal(instance.metadata.namespace, "flux-system");
-        assert.equal(instance.metadata.annotations["pulumi.com/waitFor"], "condition=Ready");
-        assert.match(instance.metadata.annotations["pulumi.com/timeoutSeconds"], /^\d+$/);
         assert.equal(instance.metadata.annotations["fluxcd.controlplane.io/reconcileEvery"], "1h");
         assert.equal(instance.metadata.annotations["fluxcd.controlplane.io/reconcileTimeout"], "5m");
+        assert.equal(instance.metadata.annotations["kustomize.toolkit.fluxcd.io/prune"], "disabled", "deleting it would remove Flux's CRDs and every Flux object");
+        assert.deepEqual(Object.keys(instance.metadata.annotations).filter((key) => key.startsWith("pulumi.com/")), [], "Git holds it, not Pulumi");
     });
 
     it("pins the distribution exactly (version and manifests artifact), like the upstream sample but without ranges", () => {
@@ -57,8 +60,23 @@ describe("renderFluxInstance", () => {
             name: "fleet",
             pullSecret: "flux-system",
         });
-        const local = renderFluxInstance(localSpec()) as Obj;
+        const local = renderFluxInstance(localSpec({ source: "repository" })) as Obj;
         assert.equal(local.spec.sync.pullSecret, undefined, "no credentials, no pull secret");
+    });
+
+    it("syncs the local fleet source (fleetSource: local) as a plain-HTTP OCIRepository on the kind network, never with Git credentials", () => {
+        const local = renderFluxInstance(localSpec({ gitCredentials: true })) as Obj;
+        assert.deepEqual(local.spec.sync, {
+            kind: "OCIRepository",
+            url: "oci://fleet-local-source:5000/fleet-local",
+            ref: "latest",
+            path: "clusters/local/mgmt",
+            name: "fleet",
+        });
+        const patches = local.spec.kustomize.patches as Array<{ target: { kind: string }; patch: string }>;
+        assert.deepEqual(patches.map((p) => p.target), [{ kind: "Kustomization" }, { kind: "OCIRepository" }]);
+        assert.deepEqual(parseYamlDocuments(patches[1].patch)[0], [{ op: "add", path: "/spec/insecure", value: true }]);
+        assert.deepEqual(validateObject(local), []);
     });
 
     it("patches the generated Kustomization with SOPS decryption and cluster-settings substitution", () => {
@@ -76,6 +94,27 @@ describe("renderFluxInstance", () => {
     });
 });
 
+describe("renderFluxOperatorRelease", () => {
+    const [source, release] = renderFluxOperatorRelease(stagingSpec()) as Obj[];
+
+    it("is a HelmRelease of the operator chart from an OCIRepository pinned to the program's chart version, valid against the Flux CRDs", () => {
+        assert.deepEqual(validateObjects([source, release]), []);
+        const chart = fluxOperatorChart(stagingSpec());
+        assert.equal(`${source.spec.url}`, `${chart.repo}/${chart.chart}`);
+        assert.deepEqual(source.spec.ref, { tag: chart.version }, "an exact tag, never a semver range");
+        assert.equal(source.spec.layerSelector.mediaType, "application/vnd.cncf.helm.chart.content.v1.tar+gzip");
+        assert.deepEqual(release.spec.chartRef, { kind: "OCIRepository", name: source.metadata.name });
+    });
+
+    it("upgrades the release the program installed (same name and namespace) and is never pruned", () => {
+        assert.equal(release.spec.releaseName, fluxOperatorReleaseName);
+        for (const o of [source, release]) {
+            assert.equal(o.metadata.namespace, "flux-system");
+            assert.equal(o.metadata.annotations["kustomize.toolkit.fluxcd.io/prune"], "disabled");
+        }
+    });
+});
+
 describe("renderClusterSettings", () => {
     it("describes the cluster with no secret, for every cluster of both environments", () => {
         for (const spec of [localSpec(), stagingSpec()]) {
@@ -87,7 +126,7 @@ describe("renderClusterSettings", () => {
                 assert.equal(settings.data.CLUSTER_NAME, cluster.name);
                 assert.equal(settings.data.CLUSTER_ROLE, cluster.role);
                 assert.equal(settings.data.ENVIRONMENT, spec.environment);
-                assert.equal(settings.data.FLEET_REPOSITORY, spec.flux.repositoryUrl);
+                assert.equal(settings.data.FLEET_REPOSITORY, fleetSource(spec).url, "what the cluster syncs");
                 assert.deepEqual(Object.keys(settings.data), [...Object.keys(settings.data)].sort());
             }
         }

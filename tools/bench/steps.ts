@@ -48,6 +48,8 @@ export function durationKeys(r: PlannedResource, plan: Plan, byUrn: Map<string, 
                 return [plan.spec.provider === "aws" ? "capa-cluster-ready" : "capd-cluster-ready", "poll-latency"];
             case "pivot":
                 return ["clusterctl-move", "pivot-guards", "pivot-rollout-watch"];
+            case "fleet-source":
+                return ["fleet-source"];
             case undefined:
                 return ancestorTypes(r, byUrn).includes("fleet:index:AwsClusterGuard") ? ["aws-call"] : undefined;
             default:
