@@ -68,7 +68,7 @@ lock_versions=$(node -e '
     console.log((p["node_modules/" + n] || {}).version);' "$repo_dir/package-lock.json")
 expected=$(printf '%s\n' "$PULUMI_VERSION" "$COMMAND_VERSION" "$KUBERNETES_PROVIDER_VERSION")
 [[ "$lock_versions" == "$expected" ]] ||
-  die "package-lock.json has @pulumi/pulumi, @pulumi/command, @pulumi/kubernetes at $(echo $lock_versions); these tools build $(echo $expected): change one to match the other"
+  die "package-lock.json has @pulumi/pulumi, @pulumi/command, @pulumi/kubernetes at ${lock_versions//$'\n'/ }; these tools build ${expected//$'\n'/ }: change one to match the other"
 
 upstream_src=${FLEET_UPSTREAM_SRC:-$repo_dir/../shared/upstream-src}
 cache_root=${FLEET_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fleet-bootstrap/engine-tools}
@@ -86,47 +86,9 @@ export GOFLAGS="-mod=mod -modcacherw -buildvcs=false" GOTOOLCHAIN=local GOWORK=o
 exec 9>"$cache_root/.lock"
 flock 9
 
-# go_in DIR ARGS...: run go in DIR; on failure name the exact command.
-go_in() {
-  local wd=$1
-  shift
-  (cd "$wd" && "$GO" "$@") || die "failed: (cd $wd && go $*)"
-}
-
-# module_info MODULE@VERSION FIELD: download a module (checksum-verified) and print one field of
-# `go mod download -json` (Dir, GoMod, Version, Origin.Hash).
-module_info() {
-  local json
-  json=$(cd "$cache_root" && "$GO" mod download -json "$1" 2>&1) || true
-  node -e '
-    const j = JSON.parse(process.argv[1]);
-    if (j.Error) { console.error(j.Error); process.exit(1); }
-    const v = process.argv[2].split(".").reduce((o, k) => (o || {})[k], j);
-    if (!v) { console.error("no " + process.argv[2]); process.exit(1); }
-    console.log(v);' "$json" "$2" 2>&1 || die "go mod download $1: $json"
-}
-
-# wrapper_module DIR MODULE VERSION LOCAL_VERSION: a module in DIR that requires MODULE@VERSION and
-# repeats upstream's go.mod directives that `go install` refuses: a replace with a local path
-# (=> ./staging/src/k8s.io/api, => ../sdk) becomes the published module at LOCAL_VERSION; any other
-# replace, the go version and godebug settings are copied as they are.
-wrapper_module() {
-  local src=$1 mod=$2 version=$3 local_version=$4 gomod edits
-  rm -rf "$src"
-  mkdir -p "$src"
-  gomod=$(module_info "$mod@$version" GoMod)
-  go_in "$src" mod init "fleet-bootstrap.local/engine-tools/$(basename "$src")"
-  mapfile -t edits < <(cd "$src" && "$GO" mod edit -json "$gomod" | node -e '
-    const m = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    const [localVersion] = process.argv.slice(1);
-    if (m.Go) console.log("-go=" + m.Go);
-    for (const g of m.Godebug || []) console.log("-godebug=" + g.Key + "=" + g.Value);
-    for (const r of m.Replace || []) {
-      const old = r.Old.Path + (r.Old.Version ? "@" + r.Old.Version : "");
-      console.log("-replace=" + old + "=" + (r.New.Version ? r.New.Path + "@" + r.New.Version : r.Old.Path + "@" + localVersion));
-    }' "$local_version")
-  go_in "$src" mod edit "-require=$mod@$version" "${edits[@]}"
-}
+# go_in, module_info, wrapper_module, build_clusterctl_release
+# shellcheck source=scripts/go-modules.sh
+source "$script_dir/go-modules.sh"
 
 # unpack_upstream ARCHIVE SHA256 DIR: the verified upstream source archive, unpacked into DIR.
 unpack_upstream() {
@@ -205,15 +167,7 @@ build_etcd() {
 }
 
 build_clusterctl() {
-  local src=$1/src bin=$1/bin commit ld="" kv
-  wrapper_module "$src" sigs.k8s.io/cluster-api "v$CLUSTER_API_VERSION" "v$CLUSTER_API_VERSION"
-  commit=$(module_info "sigs.k8s.io/cluster-api@v$CLUSTER_API_VERSION" Origin.Hash)
-  # The flags upstream's release build sets; without them `clusterctl version -o short` is empty.
-  for kv in "gitVersion=v$CLUSTER_API_VERSION" gitMajor=1 "gitMinor=$(cut -d. -f2 <<<"$CLUSTER_API_VERSION")" \
-    "gitCommit=$commit" gitTreeState=clean buildDate=1970-01-01T00:00:00Z; do
-    ld+=" -X sigs.k8s.io/cluster-api/version.$kv"
-  done
-  go_in "$src" build -trimpath -o "$bin/" -ldflags "-s -w$ld" sigs.k8s.io/cluster-api/cmd/clusterctl
+  build_clusterctl_release "v$CLUSTER_API_VERSION" "$1/src" "$1/bin"
 }
 
 build_kustomize() {
