@@ -46,11 +46,15 @@ interface ConfigDeclaration {
     secret?: boolean;
 }
 
-/** The value Pulumi's type check sees: a scalar as its text (config.Value), a list or map as parsed JSON. */
+/**
+ * The value Pulumi's type check sees: a scalar as its text (config.Value), a list or map as parsed JSON,
+ * and an empty value (`key:`) as "" (yaml.v3 leaves a null's Value at its zero value).
+ */
 function pulumiContent(value: unknown): unknown {
+    if (value === null || value === undefined) return "";
     if (typeof value === "string") return value;
     if (typeof value === "number" || typeof value === "boolean") return JSON.stringify(value);
-    return JSON.parse(JSON.stringify(value ?? null));
+    return JSON.parse(JSON.stringify(value));
 }
 
 const int64 = { min: -(2n ** 63n), max: 2n ** 63n - 1n };

@@ -1,6 +1,6 @@
 // The offline plan checks the stack files' types exactly as the Pulumi CLI does before it runs the
 // program (pkg/v3 workspace/config.go validateStackConfigValue + sdk/v3 workspace.ValidateConfigValue,
-// v3.274.1): no stricter, no looser.
+// v3.274.1; v3.248.0 answers every case here the same): no stricter, no looser.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
@@ -54,15 +54,18 @@ describe("stack file types, as the Pulumi CLI checks them", () => {
             ["fluxComponents: source-controller", "'fluxComponents' must be of type 'array<string>'"],
             ["fluxComponents: [source-controller, 3]", "'fluxComponents' must be of type 'array<string>'"],
             ["managementClusterLabels: {tier: a}", "'managementClusterLabels' must be of type 'string' (got a YAML map)"],
-            ["environment:", "'environment' must be of type 'string' (got an empty value)"],
+            ["controlPlaneReplicas:", "'controlPlaneReplicas' must be of type 'integer' (got an empty value)"],
+            ["awsReuseExistingIam:", "'awsReuseExistingIam' must be of type 'boolean' (got an empty value)"],
         ];
         for (const [line, message] of cases) {
             const result = resultFor(`config:\n${url}  fleet-bootstrap:${line}\n`);
             assert.ok(!result.ok, line);
             assert.ok(result.errors.some((e) => e.includes(message) && e.includes("Pulumi.local.yaml")), `${line}: ${result.errors.join("; ")}`);
         }
-        // A YAML `True` is a boolean for Pulumi's YAML reader too.
+        // A YAML `True` is a boolean for Pulumi's YAML reader too; 3.0 is the integer 3; an empty value is "".
         assert.ok(resultFor(`config:\n${url}  fleet-bootstrap:awsReuseExistingIam: True\n`).ok);
+        assert.ok(resultFor(`config:\n${url}  fleet-bootstrap:controlPlaneReplicas: 3.0\n`).ok);
+        assert.ok(resultFor(`config:\n${url}  fleet-bootstrap:environment:\n`).ok);
     });
 
     it("reports a key declared without a default that the stack does not set, as Pulumi does", () => {
