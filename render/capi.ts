@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { fleetLabels, type ClusterSpec, type EnvironmentSpec } from "../stacks/spec";
 import type { K8sObject, ObjectMeta } from "./types";
 import { capaIamName } from "./iam";
-import { dumpYaml, sortedRecord } from "./yaml";
+import { dumpYaml, parseYamlDocuments, sortedRecord } from "./yaml";
 
 export const apiGroups = {
     cluster: "cluster.x-k8s.io",
@@ -125,6 +125,41 @@ function dockerParts(env: EnvironmentSpec, _cluster: ClusterSpec): ProviderParts
     };
 }
 
+/** An AWSCluster `spec.network.cni.cniIngressRules` entry: allowed from the cluster's control-plane and node security groups. */
+export interface CniIngressRule {
+    description: string;
+    protocol: "tcp" | "udp" | "icmp" | "-1" | "50";
+    fromPort: number;
+    toPort: number;
+}
+
+/**
+ * The node-to-node traffic Cilium needs, from the values of the environment's Cilium module (chart defaults
+ * where it sets nothing: tunnel routing over VXLAN, Hubble on), as Cilium's "Firewall Rules" lists it
+ * (docs.cilium.io, System Requirements): the overlay port, cilium-health (TCP 4240 and ICMP echo, type 8
+ * code 0, which AWS takes as fromPort/toPort), the Hubble server (TCP 4244), and the encryption transport
+ * when enabled (WireGuard UDP 51871, IPsec ESP). Native routing needs every protocol between nodes.
+ * Setting these replaces CAPA's default, Calico's BGP and IP-in-IP rules.
+ */
+export function ciliumIngressRules(env: Pick<EnvironmentSpec, "bootstrapModules">): CniIngressRule[] {
+    const module = env.bootstrapModules.find((m) => m.content.kind === "helm" && m.content.chartName === "cilium");
+    if (!module || module.content.kind !== "helm") throw new Error("the environment has no Cilium module: its security group rules cannot be derived");
+    type CiliumValues = { routingMode?: string; tunnelProtocol?: string; hubble?: { enabled?: boolean }; encryption?: { enabled?: boolean; type?: string } };
+    const values = (parseYamlDocuments(module.content.valuesTemplate)[0] ?? {}) as CiliumValues;
+    if (values.routingMode === "native") return [{ description: "Cilium native routing (all traffic between nodes)", protocol: "-1", fromPort: -1, toPort: 65535 }];
+    const rules: CniIngressRule[] = [
+        values.tunnelProtocol === "geneve"
+            ? { description: "Cilium Geneve overlay", protocol: "udp", fromPort: 6081, toPort: 6081 }
+            : { description: "Cilium VXLAN overlay", protocol: "udp", fromPort: 8472, toPort: 8472 },
+        { description: "Cilium health checks (cilium-health)", protocol: "tcp", fromPort: 4240, toPort: 4240 },
+        { description: "Cilium health checks (ICMP echo)", protocol: "icmp", fromPort: 8, toPort: 0 },
+    ];
+    if (values.hubble?.enabled !== false) rules.push({ description: "Cilium Hubble server", protocol: "tcp", fromPort: 4244, toPort: 4244 });
+    if (values.encryption?.enabled && values.encryption.type === "wireguard") rules.push({ description: "Cilium WireGuard encryption", protocol: "udp", fromPort: 51871, toPort: 51871 });
+    if (values.encryption?.enabled && values.encryption.type !== "wireguard") rules.push({ description: "Cilium IPsec encryption (ESP)", protocol: "50", fromPort: -1, toPort: 65535 });
+    return rules;
+}
+
 function awsParts(env: EnvironmentSpec, cluster: ClusterSpec): ProviderParts {
     const aws = env.aws;
     if (!aws) throw new Error(`environment ${env.environment}: provider is "aws" but the aws settings are missing`);
@@ -140,6 +175,7 @@ function awsParts(env: EnvironmentSpec, cluster: ClusterSpec): ProviderParts {
             region: aws.region,
             sshKeyName: aws.sshKeyName,
             controlPlaneLoadBalancer: { loadBalancerType: "nlb", healthCheckProtocol: "HTTPS" },
+            network: { cni: { cniIngressRules: ciliumIngressRules(env) } },
             additionalTags: sortedRecord({
                 [awsTagKeys.environment]: env.environment,
                 [awsTagKeys.cluster]: cluster.name,

@@ -517,8 +517,12 @@ export function renderManagementBootstrap(env: EnvironmentSpec): K8sObject[] {
     for (const name of names) {
         const module = findModule(env, name);
         if (!module) throw new Error(`environment ${env.environment}: no ${name} module for the management cluster`);
+        // `clusterctl move` carries the copy's ClusterResourceSet and binding to the permanent cluster, where the
+        // environment's own module (Reconcile) then owns the objects: the copy applies once, so it never
+        // re-applies its older content over a later change.
+        const content = module.content.kind === "manifests" ? { ...module.content, strategy: "ApplyOnce" as const } : module.content;
         objects.push(
-            ...renderModule(env, { ...module, name: `${module.name}-${bootstrapModuleSuffix}`, selector: clusterSelector(env, mgmt.name) }),
+            ...renderModule(env, { ...module, content, name: `${module.name}-${bootstrapModuleSuffix}`, selector: clusterSelector(env, mgmt.name) }),
         );
     }
     return objects;

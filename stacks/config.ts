@@ -6,7 +6,7 @@ import * as yaml from "js-yaml";
 import { z } from "zod";
 import { defaultBootstrapModules } from "../render/modules";
 import { providerDefaults } from "./defaults";
-import { cidrsOverlap, PlainKey, plainKeys, projectName, SecretKey, secretKeys, yamlKeys } from "./schema";
+import { cidrsOverlap, parseCidr, PlainKey, plainKeys, projectName, SecretKey, secretKeys, yamlKeys } from "./schema";
 import { BootstrapModuleSpec, ClusterSpec, EnvironmentSpec, fleetLabels, MachineSet, ModuleContent } from "./spec";
 
 /** Stack configuration as Pulumi hands it to a program: every value a string, keys `project:key`. */
@@ -16,6 +16,8 @@ export interface RawConfig {
     secretKeys: ReadonlySet<string>;
     /** Secret keys whose value is encrypted and cannot be read here (offline plan): present, not validated. */
     opaqueKeys?: ReadonlySet<string>;
+    /** What the Pulumi CLI refuses before the program runs (stacks/stackFiles.ts); the program never sees such a stack. */
+    refusedByPulumi?: string[];
 }
 
 export type ConfigResult = { ok: true; spec: EnvironmentSpec } | { ok: false; errors: string[] };
@@ -60,7 +62,7 @@ function issueMessages(key: string, input: unknown, error: z.ZodError, secret: b
 function decode(key: PlainKey, raw: string): { value?: unknown; error?: string } {
     try {
         if (yamlKeys.has(key)) return { value: yaml.load(raw) ?? undefined };
-        if (integerKeys.has(key)) return { value: /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw };
+        if (integerKeys.has(key)) return { value: /^[+-]?\d+$/.test(raw) ? Number(raw) : raw };
         if (booleanKeys.has(key)) return { value: raw === "true" ? true : raw === "false" ? false : raw };
         if (jsonKeys.has(key)) return { value: JSON.parse(raw) };
         return { value: raw };
@@ -76,6 +78,7 @@ type Plain = { [K in PlainKey]: z.infer<(typeof plainKeys)[K]> };
  * `repoRoot` is where module manifests paths are read from; `stack` names the environment by default.
  */
 export function parseConfig(raw: RawConfig, stack: string, repoRoot: string): ConfigResult {
+    if (raw.refusedByPulumi?.length) return { ok: false, errors: raw.refusedByPulumi };
     const errors: string[] = [];
     const plain: Partial<Plain> = {};
 
@@ -123,7 +126,69 @@ export function parseConfig(raw: RawConfig, stack: string, repoRoot: string): Co
     return errors.length > 0 || !spec ? { ok: false, errors } : { ok: true, spec };
 }
 
+/**
+ * The stack name names the environment unless `environment` is set, and then has to be a name the
+ * environment may have: checked here, before a component turns it into longer names.
+ */
+function stackNameProblems(stack: string): string[] {
+    const result = plainKeys.environment.safeParse(stack);
+    if (result.success) return [];
+    return result.error.issues.map(
+        (issue) => `stack name ${JSON.stringify(stack)}: it names the environment because ${configKey("environment")} is not set; expected ${issue.message}: set ${configKey("environment")} (\`pulumi config set -s ${stack} environment <name>\`) or use such a stack name`,
+    );
+}
+
+/** Cilium's cluster-pool IPAM (the cni module) gives every node a /24 of the pod network (its chart default). */
+const podCidrPerNodePrefix = 24;
+/**
+ * Service networks: kube-apiserver before v1.34 refuses more than 20 host bits
+ * (cmd/kube-apiserver/app/options/validation.go, maxCIDRBits; from v1.34 the allocator without that limit
+ * is the only one), and kubeadm gives the cluster DNS Service the range's 10th address
+ * (cmd/kubeadm/app/constants GetDNSIP), so the range needs at least 16 addresses.
+ */
+const serviceCidrWidestPrefix = 12;
+const serviceCidrNarrowestPrefix = 28;
+
+function kubernetesMinor(version: string): number {
+    return Number(/^v1\.(\d+)\./.exec(version)?.[1] ?? 0);
+}
+
+/** Size problems of a cluster's pod and service networks; `where` names the keys they came from. */
+function networkSizeProblems(cluster: ClusterSpec, kubernetesVersion: string, where: { pod: string; service: string }): string[] {
+    const problems: string[] = [];
+    const pod = parseCidr(cluster.network.podCidr);
+    const service = parseCidr(cluster.network.serviceCidr);
+    // Every machine, plus the one extra a rollout adds to the control plane and to the workers (maxSurge 1).
+    const nodes = cluster.controlPlane.replicas + cluster.workers.replicas + 2;
+    if (pod && pod.prefix > podCidrPerNodePrefix) {
+        problems.push(`${where.pod}: got ${JSON.stringify(cluster.network.podCidr)}; expected a /${podCidrPerNodePrefix} or wider network: Cilium (cluster-pool IPAM) gives every node of cluster '${cluster.name}' a /${podCidrPerNodePrefix} of it`);
+    } else if (pod && 2 ** (podCidrPerNodePrefix - pod.prefix) < nodes) {
+        const needed = podCidrPerNodePrefix - Math.ceil(Math.log2(nodes));
+        problems.push(`${where.pod}: got ${JSON.stringify(cluster.network.podCidr)}; expected room for a /${podCidrPerNodePrefix} per node: cluster '${cluster.name}' has ${cluster.controlPlane.replicas} control-plane and ${cluster.workers.replicas} worker machines, plus one of each during a rollout, so a /${needed} or wider`);
+    }
+    if (service && service.prefix < serviceCidrWidestPrefix && kubernetesMinor(kubernetesVersion) < 34) {
+        problems.push(`${where.service}: got ${JSON.stringify(cluster.network.serviceCidr)}; expected a /${serviceCidrWidestPrefix} or narrower network: kube-apiserver ${kubernetesVersion} refuses a service range with more than 20 host bits ("specified --service-cluster-ip-range is too large"), e.g. 10.96.0.0/12`);
+    }
+    if (service && service.prefix > serviceCidrNarrowestPrefix) {
+        problems.push(`${where.service}: got ${JSON.stringify(cluster.network.serviceCidr)}; expected a /${serviceCidrNarrowestPrefix} or wider network: kubeadm gives the cluster DNS Service the 10th address of the range, and every Service of cluster '${cluster.name}' needs one`);
+    }
+    return problems;
+}
+
+/** Where a module's manifests may not come from: the repository root, or a folder holding the stack files. */
+function manifestsPathProblem(repoRoot: string, relative: string): string | undefined {
+    const target = path.resolve(repoRoot, relative);
+    const isStackFile = (name: string) => /^Pulumi(\.[^/]+)?\.ya?ml$/.test(name);
+    if (target === path.resolve(repoRoot)) return "a file or folder below the repository root (the root holds the whole repository, with the Pulumi stack files)";
+    if (isStackFile(path.basename(target))) return "a manifests file or folder, not a Pulumi project or stack file";
+    if (fs.existsSync(target) && fs.statSync(target).isDirectory() && fs.readdirSync(target).some(isStackFile)) {
+        return "a folder without Pulumi project or stack files (they would be applied to every selected cluster as manifests): move the manifests into their own folder";
+    }
+    return undefined;
+}
+
 function buildSpec(c: Plain, secrets: Partial<Record<SecretKey, boolean>>, awsRegion: string, stack: string, repoRoot: string, errors: string[]): EnvironmentSpec | undefined {
+    if (c.environment === undefined) errors.push(...stackNameProblems(stack));
     const environment = c.environment ?? stack;
     const defaults = providerDefaults[c.provider];
     const infrastructureProvider = c.infrastructureProviderVersion ?? defaults.infrastructureProviderVersion(c.clusterApiVersion);
@@ -164,18 +229,26 @@ function buildSpec(c: Plain, secrets: Partial<Record<SecretKey, boolean>>, awsRe
         fluxPath: `${c.fluxClustersPath}/${environment}/${w.name}`,
     }));
 
-    const seen = new Map<string, string>([[management.name, configKey("managementClusterName")]]);
-    workloads.forEach((w, i) => {
-        const key = `${configKey("workloadClusters")}[${i}].name`;
-        const previous = seen.get(w.name);
-        if (previous) errors.push(`${key}: got ${JSON.stringify(w.name)}; expected a name no other cluster of the environment has (${previous} has it)`);
-        seen.set(w.name, key);
-    });
-    [management, ...workloads].forEach((cluster) => {
+    // CAPD labels a cluster's containers io.x-k8s.kind.cluster=<name>, as kind labels its own: a Cluster named
+    // like the kind cluster would be taken by `kind delete cluster`.
+    const kindName = c.kindClusterName ?? `${environment}-bootstrap`;
+    const seen = new Map<string, string>();
+    const claim = (name: string, key: string) => {
+        const previous = seen.get(name);
+        if (name === kindName) {
+            errors.push(`${key}: got ${JSON.stringify(name)}; expected a name other than the temporary kind cluster's (${configKey("kindClusterName")}, default <environment>-bootstrap): CAPD labels a cluster's containers with its name as kind does, so \`kind delete cluster --name ${name}\` would delete them too`);
+        } else if (previous) errors.push(`${key}: got ${JSON.stringify(name)}; expected a name no other cluster of the environment has (${previous} has it)`);
+        seen.set(name, key);
+    };
+    claim(management.name, configKey("managementClusterName"));
+    workloads.forEach((w, i) => claim(w.name, `${configKey("workloadClusters")}[${i}].name`));
+    [management, ...workloads].forEach((cluster, index) => {
+        const own = cluster.role === "workload" ? c.workloadClusters[index - 1] : undefined;
+        const keyOf = (key: "podCidr" | "serviceCidr") => (own?.[key] ? `${configKey("workloadClusters")}[${index - 1}].${key}` : own ? `${configKey(key)} (the default of workloadClusters[${index - 1}] '${cluster.name}')` : configKey(key));
         if (cidrsOverlap(cluster.network.podCidr, cluster.network.serviceCidr)) {
-            const where = cluster.role === "management" ? `${configKey("podCidr")} / ${configKey("serviceCidr")}` : `${configKey("workloadClusters")} '${cluster.name}' podCidr / serviceCidr`;
-            errors.push(`${where}: got ${cluster.network.podCidr} and ${cluster.network.serviceCidr}; expected non-overlapping pod and service networks`);
+            errors.push(`${keyOf("podCidr")} / ${keyOf("serviceCidr")}: got ${cluster.network.podCidr} and ${cluster.network.serviceCidr}; expected non-overlapping pod and service networks`);
         }
+        errors.push(...networkSizeProblems(cluster, c.kubernetesVersion, { pod: keyOf("podCidr"), service: keyOf("serviceCidr") }));
     });
 
     const gitCredentials = Boolean(secrets.gitPassword || secrets.gitSshIdentity);
@@ -248,7 +321,11 @@ function userModules(modules: Plain["bootstrapModules"], env: Omit<EnvironmentSp
                 reconcileStrategy: m.helm.reconcileStrategy ?? "Continuous",
             };
         } else if (m.manifests) {
-            content = { kind: "manifests", documents: readManifests(path.join(repoRoot, m.manifests.path), `${key}.manifests.path`, m.manifests.path, errors), source: m.manifests.path, strategy: m.manifests.strategy ?? "Reconcile" };
+            const problem = manifestsPathProblem(repoRoot, m.manifests.path);
+            if (problem) errors.push(`${key}.manifests.path: got ${JSON.stringify(m.manifests.path)}; expected ${problem}`);
+            // Never read what is refused: stack files hold encrypted secrets.
+            const documents = problem ? "" : readManifests(path.join(repoRoot, m.manifests.path), `${key}.manifests.path`, m.manifests.path, errors);
+            content = { kind: "manifests", documents, source: m.manifests.path, strategy: m.manifests.strategy ?? "Reconcile" };
         } else {
             const include = m.secrets ?? [];
             for (const secret of include) {

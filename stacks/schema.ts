@@ -1,6 +1,7 @@
 // The schema of the stack configuration, one zod schema per config key. Every message completes the
 // sentence "expected …", because the loader prints `<key>: got <value>; expected <message>`.
 import { z } from "zod";
+import { goTemplateProblem } from "./goTemplate";
 
 export const projectName = "fleet-bootstrap";
 
@@ -69,7 +70,13 @@ const helmContent = z.strictObject({
     version: z.string().regex(/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/, { error: "a pinned chart version (exact semver, no range)" }),
     releaseName: dnsName(53, "Helm release names are at most 53 characters").optional(),
     namespace: dnsName(63, "a namespace").optional(),
-    valuesTemplate: z.string().optional(),
+    valuesTemplate: z
+        .string()
+        .superRefine((template, ctx) => {
+            const problem = goTemplateProblem(template);
+            if (problem) ctx.addIssue({ code: "custom", message: `a Go template CAAPH can parse (text/template syntax; ${problem})` });
+        })
+        .optional(),
     reconcileStrategy: z.enum(["Continuous", "InstallOnce"], { error: "Continuous or InstallOnce" }).optional(),
 });
 

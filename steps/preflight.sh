@@ -8,10 +8,12 @@
 #   FLEET_OPTIONAL_TOOLS  same format, tools used when present, e.g. "age:1.1.0" (may be empty);
 #                         a missing optional tool is reported and is not an error, an optional
 #                         tool that is present must meet its minimum version.
-# Versions are read from the tools' own output: `kind version` ("kind v0.29.0 go1.24.2 ..."),
-# `clusterctl version -o short` ("v1.14.0"), `kubectl version --client` ("Client Version:
-# v1.33.1"), `docker version --format '{{.Server.Version}}'` (also proves the daemon is
-# reachable), `age --version`, otherwise `<tool> --version`.
+# Versions are read from the tools' own output (formats as their sources print them):
+# `kind version` ("kind v0.29.0 go1.24.2 linux/amd64"), `clusterctl version -o short` ("v1.14.2";
+# an empty line from a build without the release's -X version flags), `kubectl version --client
+# -o json` (its "gitVersion"), `docker version --format '{{.Server.Version}}'` ("28.1.1"; also
+# proves the engine answers), `age --version` ("v1.2.1"), `pulumi version` ("v3.248.0"),
+# otherwise `<tool> --version`.
 # Stdout: one "name=version" line per tool found (required tools first, then optional ones).
 # Exit 1 with ONE message that lists every missing, too old or unreachable tool with how to
 # install or fix it. Changes nothing; safe to re-run.
@@ -23,7 +25,8 @@ FLEET_STATE_NOTE="nothing was created or changed"
 preflight_install_hint() {
   case $1 in
     kind) echo "install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation" ;;
-    clusterctl) echo "install clusterctl: https://cluster-api.sigs.k8s.io/user/quick-start#install-clusterctl" ;;
+    clusterctl) echo "install clusterctl: https://cluster-api.sigs.k8s.io/user/quick-start#install-clusterctl (or scripts/install-clis.sh)" ;;
+    pulumi) echo "install the Pulumi CLI: https://www.pulumi.com/docs/iac/download-install/" ;;
     kubectl) echo "install kubectl: https://kubernetes.io/docs/tasks/tools/" ;;
     docker) echo "install Docker Engine: https://docs.docker.com/engine/install/" ;;
     age) echo "install age: https://github.com/FiloSottile/age#installation" ;;
@@ -43,8 +46,9 @@ preflight_read_version() {
     clusterctl) fleet_capture clusterctl version -o short || rc=$? ;;
     kubectl)
       : >"$WORK_DIR/empty.kubeconfig"
-      fleet_capture kubectl version --client --kubeconfig "$WORK_DIR/empty.kubeconfig" || rc=$?
+      fleet_capture kubectl version --client -o json --kubeconfig "$WORK_DIR/empty.kubeconfig" || rc=$?
       ;;
+    pulumi) fleet_capture pulumi version || rc=$? ;;
     docker) fleet_capture docker version --format '{{.Server.Version}}' || rc=$? ;;
     age) fleet_capture age --version || rc=$? ;;
     *) fleet_capture "$tool" --version || rc=$? ;;
@@ -57,7 +61,20 @@ preflight_read_version() {
     fi
     return 1
   fi
-  PF_VERSION=$(fleet_extract_version "$FLEET_OUT")
+  if [[ $tool == kubectl ]]; then
+    # The client's own version, not another x.y.z of the JSON (kustomizeVersion, goVersion).
+    [[ $FLEET_OUT =~ \"gitVersion\":\ *\"v?([0-9]+\.[0-9]+\.[0-9]+) ]] && PF_VERSION=${BASH_REMATCH[1]}
+  else
+    PF_VERSION=$(fleet_extract_version "$FLEET_OUT")
+  fi
+  if [[ -z $PF_VERSION && $tool == clusterctl && -z ${FLEET_OUT//[[:space:]]/} ]]; then
+    PF_PROBLEM="clusterctl: \`clusterctl version -o short\` printed nothing: this clusterctl was built from source without the release's -X sigs.k8s.io/cluster-api/version.* flags; install the release (scripts/install-clis.sh builds it with them)"
+    return 1
+  fi
+  if [[ $PF_VERSION == 0.0.0 ]]; then
+    PF_PROBLEM="$tool: reports version 0.0.0, a build without the release's version flags; $(preflight_install_hint "$tool")"
+    return 1
+  fi
   if [[ -z $PF_VERSION ]]; then
     PF_PROBLEM="$tool: could not read a version from: $(first_line "$FLEET_OUT")"
     return 1

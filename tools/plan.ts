@@ -4,18 +4,25 @@ import * as fs from "fs";
 import * as path from "path";
 import { toYaml } from "../render/yaml";
 import { readOverrides } from "../stacks/stackFiles";
+import { optionValue } from "./args";
 import { ancestors, Plan, planStack, PlannedResource, SECRET } from "./planner";
 
-function parseArgs(argv: string[]): { stack: string; out?: string; configFile?: string } {
+const usage = "npm run plan -- <stack> [--out DIR] [--config-file FILE]";
+
+export function parseArgs(argv: string[]): { stack: string; out?: string; configFile?: string } {
     const args: { stack?: string; out?: string; configFile?: string } = {};
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
-        if (arg === "--out") args.out = argv[++i];
-        else if (arg === "--config-file") args.configFile = argv[++i];
-        else if (!arg.startsWith("-") && !args.stack) args.stack = arg;
-        else throw new Error(`unexpected argument ${JSON.stringify(arg)}`);
+        const option = arg.split("=")[0];
+        if (option === "--out" || option === "--config-file") {
+            const { value, next } = optionValue(argv, i, usage);
+            if (option === "--out") args.out = value;
+            else args.configFile = value;
+            i = next;
+        } else if (!arg.startsWith("-") && !args.stack) args.stack = arg;
+        else throw new Error(`unexpected argument ${JSON.stringify(arg)}; usage: ${usage}`);
     }
-    if (!args.stack) throw new Error("usage: npm run plan -- <stack> [--out DIR] [--config-file FILE]");
+    if (!args.stack) throw new Error(`usage: ${usage}`);
     return { stack: args.stack, out: args.out, configFile: args.configFile };
 }
 

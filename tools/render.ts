@@ -12,6 +12,7 @@ import { environmentRoot, isGeneratedFile, renderFleetRepository } from "../rend
 import { listFiles } from "../stacks/fleetCheckout";
 import { loadStackSpec } from "../stacks/stackFiles";
 import type { EnvironmentSpec } from "../stacks/spec";
+import { optionValue } from "./args";
 
 export interface SyncResult {
     written: string[];
@@ -66,10 +67,7 @@ export function syncFleetDirectory(outDir: string, env: Pick<EnvironmentSpec, "e
     return result;
 }
 
-function usage(): never {
-    console.error("usage: npm run render -- <stack> [--out DIR] [--check]");
-    process.exit(2);
-}
+const usage = "npm run render -- <stack> [--out DIR] [--check]";
 
 export function parseArgs(argv: string[]): { stack: string; outDir: string; check: boolean } {
     let stack: string | undefined;
@@ -77,21 +75,19 @@ export function parseArgs(argv: string[]): { stack: string; outDir: string; chec
     let check = false;
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
-        if (arg === "--out") {
-            const value = argv[++i];
-            if (!value) usage();
+        if (arg === "--out" || arg.startsWith("--out=")) {
+            const { value, next } = optionValue(argv, i, usage);
             outDir = path.resolve(value);
-        } else if (arg.startsWith("--out=")) {
-            outDir = path.resolve(arg.slice("--out=".length));
+            i = next;
         } else if (arg === "--check") {
             check = true;
         } else if (arg.startsWith("-") || stack !== undefined) {
-            usage();
+            throw new Error(`unexpected argument ${JSON.stringify(arg)}; usage: ${usage}`);
         } else {
             stack = arg;
         }
     }
-    if (!stack) usage();
+    if (!stack) throw new Error(`usage: ${usage}`);
     return { stack, outDir, check };
 }
 

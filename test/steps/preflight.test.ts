@@ -1,5 +1,10 @@
 // Fault matrix of the preflight step (stateless: it reads versions, changes nothing).
 import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { stepScript } from "../../render/steps";
 import {
     cell, TestWorld, checkInvariants, assertFailureMessage, invocations } from "./harness";
 
@@ -17,7 +22,7 @@ describe("step preflight", () => {
             [
                 "kind version",
                 "clusterctl version -o short",
-                "kubectl version --client --kubeconfig <empty>",
+                "kubectl version --client -o json --kubeconfig <empty>",
                 "docker version --format {{.Server.Version}}",
                 "age --version",
             ],
@@ -81,5 +86,69 @@ describe("step preflight", () => {
         const r = await w.run("preflight", { FLEET_REQUIRED_TOOLS: "kind kubectl:1.31.0" });
         assertFailureMessage(r, /'kind' in FLEET_REQUIRED_TOOLS is not name:minVersion/, /fix the tools/);
         checkInvariants(w);
+    });
+});
+
+// Each tool's version output exactly as its source prints it (looked up upstream; confirmed with the
+// clusterctl v1.14.2, kubectl and pulumi the engine tools build): kind pkg/cmd/kind/version
+// DisplayVersion, clusterctl cmd/version.go (`-o short`: GitVersion and a newline, empty without the -X
+// flags), kubectl pkg/cmd/version (json.MarshalIndent of clientVersion + kustomizeVersion), docker
+// cli/command/system/version.go (the template's output), age cmd/age (Version), pulumi `version`.
+const kubectlJson = (gitVersion: string, major = "1", minor = "33") =>
+    JSON.stringify({ clientVersion: { major, minor, gitVersion, gitCommit: "8adc0f041b8e7ad1d30e29cc59c6ae7a15e19828", gitTreeState: "clean", buildDate: "2025-05-15T08:27:33Z", goVersion: "go1.24.2", compiler: "gc", platform: "linux/amd64" }, kustomizeVersion: "v5.6.0" }, null, 2);
+const realOutputs: Record<string, { args: string; stdout: string }> = {
+    kind: { args: "version", stdout: "kind v0.29.0 go1.24.2 linux/amd64\n" },
+    clusterctl: { args: "version -o short", stdout: "v1.14.2\n" },
+    kubectl: { args: "version --client -o json --kubeconfig *", stdout: `${kubectlJson("v1.33.1")}\n` },
+    docker: { args: "version --format {{.Server.Version}}", stdout: "28.1.1\n" },
+    age: { args: "--version", stdout: "v1.2.1\n" },
+    pulumi: { args: "version", stdout: "v3.248.0\n" },
+};
+
+function preflightWith(outputs: Record<string, { args: string; stdout: string }>, required: string) {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "preflight-real-"));
+    try {
+        fs.mkdirSync(path.join(tmp, "bin"));
+        for (const [tool, { args, stdout }] of Object.entries(outputs)) {
+            const file = path.join(tmp, "bin", `${tool}.out`);
+            fs.writeFileSync(file, stdout);
+            // `args` as a glob: "*" stands for the generated kubeconfig path.
+            fs.writeFileSync(path.join(tmp, "bin", tool), `#!/bin/bash\nexpected=${JSON.stringify(args)}\nif [[ "$*" == $expected ]]; then cat ${JSON.stringify(file)}; else echo "unexpected: $*" >&2; exit 2; fi\n`, { mode: 0o755 });
+        }
+        return spawnSync("/bin/bash", ["-c", stepScript("preflight")], {
+            encoding: "utf8",
+            env: { PATH: `${path.join(tmp, "bin")}:/usr/bin:/bin`, HOME: tmp, FLEET_ENV: "local", FLEET_STEP: "preflight", FLEET_STATE_DIR: path.join(tmp, "state"), FLEET_REQUIRED_TOOLS: required, FLEET_OPTIONAL_TOOLS: "age:1.1.0" },
+        });
+    } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+    }
+}
+
+describe("step preflight, against each tool's real version output", () => {
+    const required = "kind:0.29.0 clusterctl:1.14.0 kubectl:1.31.0 docker:24.0.0 pulumi:3.248.0";
+
+    it("reads kind, clusterctl (a release or a build with the release's flags), kubectl's JSON, docker, age and pulumi", () => {
+        const r = preflightWith(realOutputs, required);
+        assert.strictEqual(r.status, 0, r.stderr);
+        assert.strictEqual(r.stdout, "kind=0.29.0\nclusterctl=1.14.2\nkubectl=1.33.1\ndocker=28.1.1\npulumi=3.248.0\nage=1.2.1\n");
+    });
+
+    it("reads kubectl's own gitVersion, not another version in its JSON", () => {
+        const old = { ...realOutputs, kubectl: { ...realOutputs.kubectl, stdout: `${kubectlJson("v1.30.2", "1", "30")}\n` } };
+        const r = preflightWith(old, required);
+        assert.strictEqual(r.status, 1);
+        assert.match(r.stderr, /- kubectl: version 1\.30\.2 is older than the required 1\.31\.0/);
+    });
+
+    it("names a clusterctl or kubectl built from source without the release's version flags", () => {
+        const bare = {
+            ...realOutputs,
+            clusterctl: { ...realOutputs.clusterctl, stdout: "\n" },
+            kubectl: { ...realOutputs.kubectl, stdout: `${kubectlJson("v0.0.0-master+$Format:%H$", "", "")}\n` },
+        };
+        const r = preflightWith(bare, required);
+        assert.strictEqual(r.status, 1);
+        assert.match(r.stderr, /- clusterctl: `clusterctl version -o short` printed nothing: this clusterctl was built from source without the release's -X sigs\.k8s\.io\/cluster-api\/version\.\* flags; install the release \(scripts\/install-clis\.sh builds it with them\)/);
+        assert.match(r.stderr, /- kubectl: reports version 0\.0\.0, a build without the release's version flags; install kubectl/);
     });
 });

@@ -1,5 +1,5 @@
 // Offline validation of rendered Kubernetes objects, as strict as an API server with field validation:
-// - custom resources against the upstream CRDs in ../shared/crds: the group/kind must have a CRD, the
+// - custom resources against the upstream CRDs (test/fixtures/paths.ts says where they come from): the group/kind must have a CRD, the
 //   version must exist and be served (and not deprecated unless allowed), and the object must satisfy the
 //   version's structural `openAPIV3Schema`, with Kubernetes semantics: unknown fields are rejected unless
 //   the schema preserves them, `x-kubernetes-int-or-string`, list-type set/map uniqueness, and the few
@@ -15,12 +15,13 @@ import * as path from "node:path";
 import Ajv, { type AnySchemaObject, type ErrorObject, type ValidateFunction } from "ajv";
 import * as yaml from "js-yaml";
 
+import { crdsDir } from "../fixtures/paths";
+
 export interface ValidateOptions {
     /** Accept versions the CRD marks `deprecated: true` (default: an error). */
     allowDeprecated?: boolean;
 }
 
-export const crdsDir = process.env.FLEET_CRDS_DIR ?? path.resolve(__dirname, "../../../shared/crds");
 
 // ---------------------------------------------------------------------------------------------------
 // CRD index: group/kind → file, found with a cheap text scan; a CRD is parsed only when first used.
@@ -51,10 +52,9 @@ function listYamlFiles(dir: string): string[] {
 
 function crdIndex(): { files: Map<string, string>; groups: Set<string> } {
     if (!crdFiles || !crdGroups) {
-        if (!fs.existsSync(crdsDir)) throw new Error(`CRD directory ${crdsDir} not found (set FLEET_CRDS_DIR)`);
         crdFiles = new Map();
         crdGroups = new Set();
-        for (const file of listYamlFiles(crdsDir)) {
+        for (const file of listYamlFiles(crdsDir())) {
             const text = fs.readFileSync(file, "utf8");
             if (!/^kind: CustomResourceDefinition\s*$/m.test(text)) continue;
             const group = /^ {2}group: (\S+)\s*$/m.exec(text)?.[1];
@@ -453,7 +453,7 @@ function loadCoreModel(apiVersion: string, kind: string): CoreModel | undefined 
 
 function validateCore(obj: Record<string, unknown>, apiVersion: string, kind: string): string[] {
     const Model = loadCoreModel(apiVersion, kind);
-    if (!Model) return [`${apiVersion} ${kind}: unknown kind (neither a core Kubernetes kind nor a CRD in ${crdsDir})`];
+    if (!Model) return [`${apiVersion} ${kind}: unknown kind (neither a core Kubernetes kind nor a CRD in ${crdsDir()})`];
     const errors: string[] = [];
     const allowed = coreTopLevelFields[kind];
     if (allowed) {
