@@ -14,7 +14,12 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { renderManagementBootstrap } from "../../render/modules";
 import { stepScript, StepName } from "../../render/steps";
+import { toYaml } from "../../render/yaml";
+import { fleetLabels } from "../../stacks/spec";
+import { localSpec, stagingSpec } from "../fixtures/specs";
+import { crdsDir } from "../support/validate";
 import { FakeState, LogEntry, Scenario, ServerState, World, b64 } from "../fakes/world";
 
 export const REPO = path.resolve(__dirname, "..", "..");
@@ -164,6 +169,8 @@ export class TestWorld {
             FAKE_LOG: this.logPath,
             FAKE_SCENARIO: this.scenarioPath,
             FAKE_ALLOW_KILL: "1",
+            // The fakes serve the kinds of these upstream CRDs.
+            FLEET_CRDS_DIR: crdsDir,
         };
         const merged = { ...base, ...env, ...(opts.env ?? {}) };
         const childEnv: Record<string, string> = {};
@@ -215,6 +222,23 @@ export const PIN_ENV = {
 export const KIND = "fleet-local";
 export const MGMT = "mgmt";
 export const MGMT_NS = "fleet-system";
+
+/**
+ * The management cluster's manifests exactly as the program renders them (render/modules.ts) for the
+ * `local` stack (CAPD Dev* kinds), or `staging` (CAPA) with provider "aws": never hand-written objects.
+ */
+export function renderedManagement(opts: { name?: string; namespace?: string; workers?: number; provider?: "docker" | "aws" } = {}): string {
+    const base = opts.provider === "aws" ? stagingSpec() : localSpec();
+    const name = opts.name ?? MGMT;
+    const mgmt = base.managementCluster;
+    const managementCluster = {
+        ...mgmt,
+        name,
+        labels: { ...mgmt.labels, [fleetLabels.cluster]: name },
+        workers: { ...mgmt.workers, replicas: opts.workers ?? mgmt.workers.replicas },
+    };
+    return toYaml(renderManagementBootstrap({ ...base, clusterNamespace: opts.namespace ?? MGMT_NS, managementCluster }));
+}
 
 /** kind cluster with the providers installed and ready. */
 export function seedTemporaryWithProviders(w: TestWorld, pins = DOCKER_PINS): void {

@@ -4,10 +4,11 @@ import {
     cell,
     DOCKER_PINS, KIND, MGMT, MGMT_NS, TestWorld, assertFailureMessage, checkInvariants, invocations, seedManagementReady,
     seedTemporaryWithProviders,
+    renderedManagement,
 } from "./harness";
-import { ServerState, managementManifests } from "../fakes/world";
+import { ServerState } from "../fakes/world";
 
-const manifests = managementManifests({ name: MGMT, namespace: MGMT_NS, provider: "docker", workers: 2 });
+const manifests = renderedManagement({ name: MGMT, namespace: MGMT_NS, provider: "docker", workers: 2 });
 const env = { KIND_CLUSTER_NAME: KIND, CLUSTER_NAME: MGMT, CLUSTER_NAMESPACE: MGMT_NS, FLEET_PROVIDER: "docker" };
 const run = (w: TestWorld, extra: Record<string, string> = {}) => w.run("management-cluster", { ...env, ...extra }, { stdin: manifests });
 
