@@ -28,6 +28,8 @@
 # e.g. "CoreProvider/cluster-api=v1.14.0".
 # A provider present at another version is an error naming both versions and the
 # `clusterctl upgrade apply` command; nothing is installed then.
+# On an update of the temporary target (FLEET_STEP_OPERATION=update, lib.sh), a temporary cluster that
+# is gone or marked by a verified move is left alone: the step prints its previous output.
 
 fleet_step capi-providers
 
@@ -67,6 +69,7 @@ case $FLEET_TARGET in
     cp_kc_hint="kind get kubeconfig --name $KIND_CLUSTER_NAME > kind.kubeconfig; clusterctl ... --kubeconfig kind.kubeconfig"
     cp_rc=0
     fleet_kind_kubeconfig "$KIND_CLUSTER_NAME" "$cp_kc" || cp_rc=$?
+    if ((cp_rc == 0 || cp_rc == 3)); then fleet_temporary_retired "$cp_rc" "$cp_kc"; fi
     if ((cp_rc == 3)); then
       fleet_fail "$(fleet_kind_gone_message "$KIND_CLUSTER_NAME"); the providers cannot be installed on it" \
         "nothing was installed" "$(fleet_recreate_kind_hint)"
