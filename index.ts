@@ -2,12 +2,21 @@
 // config → validated spec (stacks/config.ts) → rendered objects and steps (render/) → components → outputs.
 import * as pulumi from "@pulumi/pulumi";
 import { readProgramConfig, readSecrets } from "./stacks/programConfig";
+import { stepScriptsDigest } from "./render/steps";
 import { Environment } from "./stacks/environment";
 
 const spec = readProgramConfig();
 const self = new pulumi.StackReference("previous-outputs", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
 const environment = new Environment(spec, readSecrets(spec), {
     previousFluxSyncName: self.getOutput("fluxSyncName") as pulumi.Output<string | undefined>,
+});
+
+// A program upgrade that changes only step scripts updates every step Command; say what that means.
+export const stepScripts = stepScriptsDigest();
+self.getOutput("stepScripts").apply((previous: unknown) => {
+    if (typeof previous === "string" && previous !== stepScripts) {
+        pulumi.log.info("step scripts changed since the last update (program upgrade): every step records its new script; a step whose inputs did not change runs nothing and prints \"step scripts changed, no cluster change\"");
+    }
 });
 
 const mgmt = spec.managementCluster.name;

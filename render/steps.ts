@@ -52,6 +52,13 @@ export function stepInputsDigest(variables: Record<string, string>, stdin?: stri
     return hash.digest("hex");
 }
 
+/** sha256 of every step script: a stack output, so the next preview can say when only the scripts changed. */
+export function stepScriptsDigest(): string {
+    const hash = createHash("sha256");
+    for (const name of STEP_NAMES) hash.update(`${name}\n${stepScript(name)}\n`);
+    return hash.digest("hex");
+}
+
 /** Directory holding lib.sh and the <step>.sh files. */
 export const STEPS_DIR = path.join(__dirname, "..", "steps");
 
