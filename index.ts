@@ -2,6 +2,8 @@
 // config → validated spec (stacks/config.ts) → rendered objects and steps (render/) → components → outputs.
 import * as pulumi from "@pulumi/pulumi";
 import { readProgramConfig, readSecrets } from "./stacks/programConfig";
+import { immutableFieldChanges, immutableFieldValues } from "./render/immutable";
+import { placeholderSecretValues, renderModule } from "./render/modules";
 import { stepScriptsDigest } from "./render/steps";
 import { Environment } from "./stacks/environment";
 
@@ -17,6 +19,14 @@ self.getOutput("stepScripts").apply((previous: unknown) => {
     if (typeof previous === "string" && previous !== stepScripts) {
         pulumi.log.info("step scripts changed since the last update (program upgrade): every step records its new script; a step whose inputs did not change runs nothing and prints \"step scripts changed, no cluster change\"");
     }
+});
+
+// Fields Cluster API refuses to change in place: refused at preview, with the fix, not halfway through up.
+const moduleObjects = spec.bootstrapModules.flatMap((module) => renderModule(spec, module, module.content.kind === "secrets" ? placeholderSecretValues(spec) : undefined));
+export const immutableFields = immutableFieldValues(moduleObjects);
+self.getOutput("immutableFields").apply((previous: unknown) => {
+    const changes = immutableFieldChanges(previous as Record<string, string> | undefined, immutableFields);
+    if (changes.length > 0) throw new Error(`fleet-bootstrap:bootstrapModules: ${changes.join("\n")}`);
 });
 
 const mgmt = spec.managementCluster.name;
