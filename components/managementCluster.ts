@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { childOf, dnsLabel, requireArg, stepCommand } from "./stepCommand";
+import { adoptVariables, childOf, dnsLabel, requireArg, stepCommand } from "./stepCommand";
 
 export interface ManagementClusterArgs {
     environment: string;
@@ -13,6 +13,8 @@ export interface ManagementClusterArgs {
     manifests: string;
     /** How long to wait for the cluster to be ready for the move (default one hour, as EKS Anywhere). */
     waitTimeoutSeconds?: number;
+    /** Kubeconfig file of this environment's existing, self-managed management cluster to adopt: nothing is applied. */
+    adoptExistingManagementCluster?: string;
 }
 
 /**
@@ -45,6 +47,7 @@ export class ManagementCluster extends pulumi.ComponentResource {
                     CLUSTER_NAMESPACE: args.namespace,
                     FLEET_PROVIDER: args.provider,
                     FLEET_WAIT_TIMEOUT_SECONDS: String(args.waitTimeoutSeconds ?? 3600),
+                    ...adoptVariables(args.adoptExistingManagementCluster),
                 },
                 secretOutput: true,
             },

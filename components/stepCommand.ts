@@ -60,4 +60,9 @@ export function requireArg(component: pulumi.Resource, condition: boolean, messa
     if (!condition) throw new pulumi.ResourceError(message, component);
 }
 
+/** The steps' variable for an adopted management cluster (config adoptExistingManagementCluster), when set. */
+export function adoptVariables(kubeconfigFile: string | undefined): Record<string, string> {
+    return kubeconfigFile ? { FLEET_ADOPT_KUBECONFIG_FILE: kubeconfigFile } : {};
+}
+
 export const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

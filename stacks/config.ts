@@ -219,6 +219,7 @@ function buildSpec(c: Plain, secrets: Partial<Record<SecretKey, boolean>>, awsRe
         flux: { repositoryUrl: c.fluxRepositoryUrl, clustersPath: c.fluxClustersPath.replace(/\/+$/, ""), branch: c.fluxBranch, syncName: c.fluxSyncName, syncRenameFrom: c.fluxSyncRenameFrom ?? "", components: c.fluxComponents },
         aws,
         ageRecipient: c.ageRecipient,
+        adoptExistingManagementCluster: c.adoptExistingManagementCluster,
         secrets: { sopsAgeKey: Boolean(secrets.sopsAgeKey), gitCredentials, awsCredentials },
     };
 

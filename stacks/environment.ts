@@ -93,7 +93,7 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
 
     const temporary = new TemporaryCluster(
         "temporary",
-        { environment: env, name: spec.temporaryCluster.name, nodeImage: spec.temporaryCluster.nodeImage, kindConfig: renderKindConfig(spec) },
+        { environment: env, name: spec.temporaryCluster.name, nodeImage: spec.temporaryCluster.nodeImage, kindConfig: renderKindConfig(spec), adoptExistingManagementCluster: spec.adoptExistingManagementCluster },
         { ...child, dependsOn: [preflight, ...guarded] },
     );
 
@@ -106,7 +106,7 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
         "temporary-providers",
         {
             environment: env,
-            target: { kind: "temporary", kindClusterName: temporary.clusterName, clusterUrn: temporary.cluster.urn },
+            target: { kind: "temporary", kindClusterName: temporary.clusterName, clusterUrn: temporary.cluster.urn, adoptExistingManagementCluster: spec.adoptExistingManagementCluster },
             providers: pins,
             variables: bootstrapCredentials,
             // A recreated kind cluster (e.g. `--replace` after it vanished with another machine) starts empty.
@@ -126,6 +126,7 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
             namespace: spec.clusterNamespace,
             provider: spec.provider,
             manifests: toYaml(renderManagementBootstrap(spec)),
+            adoptExistingManagementCluster: spec.adoptExistingManagementCluster,
         },
         { ...child, dependsOn: [temporaryProviders], retainOnDelete: true },
     );

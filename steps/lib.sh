@@ -438,6 +438,16 @@ fleet_temporary_retired() {
   exit 0
 }
 
+# fleet_adopting_skip <what this step would do>: when the stack adopts an existing management cluster
+# (FLEET_ADOPT_KUBECONFIG_FILE, config adoptExistingManagementCluster), there is no bootstrap: the
+# temporary-side steps say so and end with no output.
+fleet_adopting_skip() {
+  if [[ -n ${FLEET_ADOPT_KUBECONFIG_FILE:-} ]]; then
+    fleet_log "adopting the existing management cluster (fleet-bootstrap:adoptExistingManagementCluster): no temporary cluster is used, so this step does not $1"
+    exit 0
+  fi
+}
+
 # ---------------------------------------------------------------------------------------------
 # clusterctl provider inventory.
 

@@ -13,9 +13,12 @@
 # a cluster that is gone stays gone and the previous output is printed again.
 # A create that fails with a known transient error is retried once after deleting the
 # half-created cluster; a create that fails for good leaves no half-created cluster behind.
+#   FLEET_ADOPT_KUBECONFIG_FILE  set: the stack adopts an existing management cluster; nothing is
+#                      created and stdout is empty (lib.sh)                              (optional)
 # Stdout: the cluster's kubeconfig (`kind get kubeconfig --name`), printed once at the end.
 
 fleet_step temporary-cluster-create
+fleet_adopting_skip "create a kind cluster"
 
 : "${KIND_CLUSTER_NAME:?KIND_CLUSTER_NAME must name the kind cluster}"
 : "${KIND_NODE_IMAGE:?KIND_NODE_IMAGE must name the kind node image}"

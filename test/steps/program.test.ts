@@ -7,13 +7,13 @@ import { STEP_INTERPRETER, STEP_SCRIPT_VARIABLES, StepName, stepInputsDigest } f
 import { componentOrder } from "../../tools/plan";
 import { ancestors, Plan, planStack, PlannedResource } from "../../tools/planner";
 import { ServerState } from "../fakes/world";
-import { RunOptions, RunResult, TestWorld, cell, checkInvariants, trimEnd } from "./harness";
+import { RunOptions, RunResult, TestWorld, cell, checkInvariants, invocations, trimEnd } from "./harness";
 
 const COMMAND = "command:local:Command";
 
 /** The stack's plan with real (fake) secret values, as `pulumi up` would pass them. */
-async function programPlan(stack: string): Promise<Plan> {
-    const result = await planStack({ stack, revealSecrets: true });
+async function programPlan(stack: string, overrides: Record<string, unknown> = {}): Promise<Plan> {
+    const result = await planStack({ stack, overrides, revealSecrets: true });
     assert.ok(result.ok, result.ok ? "" : result.errors.join("\n"));
     return result.plan;
 }
@@ -61,16 +61,34 @@ function runCommand(w: TestWorld, command: PlannedResource, env: Record<string, 
     return w.runCommand(env.FLEET_STEP as StepName, line, { ...env, ...previous }, { ...opts, stdin });
 }
 
-/** `pulumi up` on an empty environment: every Command's create, in graph order. */
-async function up(w: TestWorld, plan: Plan): Promise<StepRun[]> {
-    const done: StepRun[] = [];
+/** `pulumi up` on an empty environment: every Command's create, in graph order, up to the first failure. */
+async function runGraph(w: TestWorld, plan: Plan): Promise<{ runs: StepRun[]; failed?: StepRun }> {
+    const runs: StepRun[] = [];
     for (const command of commandsInGraphOrder(plan)) {
-        const { env, stdin } = resolvedInputs(command, done);
+        const { env, stdin } = resolvedInputs(command, runs);
         const result = await runCommand(w, command, env, stdin);
-        assert.strictEqual(result.code, 0, `${command.name} failed:\n${result.stderr}`);
-        done.push({ command, step: env.FLEET_STEP as StepName, env, stdin, result });
+        const run = { command, step: env.FLEET_STEP as StepName, env, stdin, result };
+        if (result.code !== 0) return { runs, failed: run };
+        runs.push(run);
     }
-    return done;
+    return { runs };
+}
+
+/** runGraph, which must succeed. */
+async function up(w: TestWorld, plan: Plan): Promise<StepRun[]> {
+    const { runs, failed } = await runGraph(w, plan);
+    assert.strictEqual(failed, undefined, `${failed?.command.name} failed:\n${failed?.result.stderr}`);
+    return runs;
+}
+
+/** `pulumi destroy`: the delete command each Command recorded, with its recorded environment, in reverse order. */
+async function destroy(w: TestWorld, runs: StepRun[]): Promise<void> {
+    for (const run of [...runs].reverse()) {
+        if (!run.command.inputs.delete) continue;
+        assert.ok(run.command.options.deletedWith === undefined && !run.command.options.retainOnDelete, `${run.command.name} is deleted, not released`);
+        const r = await w.runCommand(run.step, String(run.command.inputs.delete), { ...run.env, PULUMI_COMMAND_STDOUT: trimEnd(run.result.stdout), PULUMI_COMMAND_STDERR: trimEnd(run.result.stderr) });
+        assert.strictEqual(r.code, 0, `${run.command.name} delete: ${r.stderr}`);
+    }
 }
 
 /** What the engine prints for a failed Command: @pulumi/command's error, `%w: running %q:\n%s`. */
@@ -157,24 +175,46 @@ describe("the program's own steps against the fakes (stack local)", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 
+    cell("destroyed then up, cluster exists (docker): refused with the commands that adopt it; adopted when config says so: no kind, no move, no second cluster", async () => {
+        const w = new TestWorld();
+        const spec = plan.spec;
+        const first = await up(w, plan);
+        await destroy(w, first);
+        assert.strictEqual(w.state().kind[spec.temporaryCluster.name], undefined, "destroy deleted kind");
+        assert.ok(w.serverNamed(spec.managementCluster.name), "destroy left the management cluster running");
+
+        // The next `pulumi up` starts from an empty stack: it must not build a second management cluster.
+        const again = await runGraph(w, plan);
+        assert.ok(again.failed, "refused");
+        assert.strictEqual(again.failed.command.name, "management-apply-and-wait");
+        const resume = again.failed.result.stderr.split("\n").find((l) => l.includes("] To resume: ")) ?? "";
+        const adopt = /\(umask 077; kind get kubeconfig --name mgmt > (\S+)\); pulumi config set -s local fleet-bootstrap:adoptExistingManagementCluster (\S+); pulumi up -s local/.exec(resume);
+        assert.ok(adopt, again.failed.result.stderr);
+        assert.strictEqual(adopt[1], adopt[2]);
+        assert.strictEqual(invocations(again.failed.result, "kubectl", "apply").length, 0);
+
+        // Following the message: the kubeconfig from kind (which finds CAPD clusters by their labels), then config.
+        const kubeconfig = await w.runCommand("management-cluster", `(umask 077; kind get kubeconfig --name ${spec.managementCluster.name} > ${adopt[1]})`, { KUBECONFIG: undefined });
+        assert.strictEqual(kubeconfig.code, 0, kubeconfig.stderr);
+        const historyBefore = w.state().history.length;
+        const adopted = await up(w, await programPlan("local", { adoptExistingManagementCluster: adopt[1] }));
+        assert.match(adopted[1].result.stderr, /adopting the existing management cluster .*no temporary cluster is used, so this step does not create a kind cluster/);
+        assert.match(adopted[3].result.stderr, /adopting the existing management cluster: Cluster \S+ manages itself there; nothing is applied/);
+        assert.match(adopted[5].result.stderr, /already pivoted/);
+        const events = w.state().history.slice(historyBefore).map((h) => h.event);
+        assert.deepStrictEqual(events, [], "no kind created, nothing moved, no second management cluster");
+        assert.strictEqual(w.state().managementClustersCreated[spec.managementCluster.name], 1);
+        checkInvariants(w, { stdoutMayHoldSecrets: true });
+    });
+
     cell("a failing step: what the engine prints is one short command line and the step's output, under 2 KB, ending with its ERROR, State and To resume lines", async () => {
         // The issue's failure: the API server does not serve a rendered kind, on every attempt.
         const noMatch = 'error: resource mapping not found for name: "mgmt-md-0-830eaf2e" namespace: "fleet-local" from "STDIN": no matches for kind "DevMachineTemplate" in version "infrastructure.cluster.x-k8s.io/v1beta2"\nensure CRDs are installed first';
         const w = new TestWorld({ scenario: { fail: { "kubectl apply": [{ stderr: noMatch }] } } });
-        const done: StepRun[] = [];
-        let failed: { line: string; result: RunResult } | undefined;
-        for (const command of commandsInGraphOrder(plan)) {
-            const { env, stdin } = resolvedInputs(command, done);
-            const result = await runCommand(w, command, env, stdin);
-            if (result.code !== 0) {
-                failed = { line: String(command.inputs.create), result };
-                assert.strictEqual(command.name, "management-apply-and-wait");
-                break;
-            }
-            done.push({ command, step: env.FLEET_STEP as StepName, env, stdin, result });
-        }
-        assert.ok(failed, "the management step fails");
-        const shown = `error: ${engineError(failed.line, failed.result)}`;
+        const { failed } = await runGraph(w, plan);
+        assert.ok(failed, "a step fails");
+        assert.strictEqual(failed.command.name, "management-apply-and-wait");
+        const shown = `error: ${engineError(String(failed.command.inputs.create), failed.result)}`;
         if (process.env.FLEET_SHOW_FAILURE) console.log(shown);
         assert.ok(Buffer.byteLength(shown) < 2048, `${Buffer.byteLength(shown)} bytes:\n${shown}`);
         assert.ok(!shown.includes("fleet-bootstrap step library"), "no script text");
