@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { checkManagementCredential, renewalCommands } from "../render/kubeconfig";
 import { adoptVariables, childOf, dnsLabel, requireArg, stepCommand } from "./stepCommand";
 
 export interface ManagementClusterArgs {
@@ -34,6 +35,7 @@ export class ManagementCluster extends pulumi.ComponentResource {
         requireArg(this, args.manifests.includes("kind: Cluster\n"), `ManagementCluster ${name}: manifests: expected a Cluster API Cluster among the objects`);
 
         this.clusterName = args.clusterName;
+        const renewal = renewalCommands(args.environment, args.clusterName, args.provider);
         const apply = stepCommand(
             `${name}-apply-and-wait`,
             {
@@ -48,12 +50,19 @@ export class ManagementCluster extends pulumi.ComponentResource {
                     FLEET_PROVIDER: args.provider,
                     FLEET_WAIT_TIMEOUT_SECONDS: String(args.waitTimeoutSeconds ?? 3600),
                     ...adoptVariables(args.adoptExistingManagementCluster),
+                    FLEET_CREDENTIAL_RENEWAL: renewal,
                 },
                 secretOutput: true,
             },
             childOf(this, opts),
         );
-        this.kubeconfig = pulumi.secret(apply.stdout);
+        // The kept credential is checked at every preview and up, before anything uses it.
+        this.kubeconfig = pulumi.secret(apply.stdout).apply((kubeconfig) => {
+            const check = checkManagementCredential(kubeconfig, new Date(), renewal);
+            if (check?.problem === "expired") throw new pulumi.ResourceError(`ManagementCluster ${name}: ${check.message}`, this);
+            if (check) pulumi.log.warn(check.message, this);
+            return kubeconfig;
+        });
         this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
     }
 }

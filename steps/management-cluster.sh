@@ -13,6 +13,8 @@
 #   FLEET_WAIT_TIMEOUT_SECONDS  bound of the readiness wait (default 3600)
 #   PULUMI_COMMAND_STDOUT       set by @pulumi/command on update: the previous run's stdout, i.e.
 #                               the previous permanent kubeconfig                         (optional)
+#   FLEET_CREDENTIAL_RENEWAL    what to run when the previous permanent kubeconfig is refused
+#                               (Unauthorized: its client certificate expired)            (optional)
 #   FLEET_ADOPT_KUBECONFIG_FILE path (~ allowed) of a kubeconfig file of the environment's existing,
 #                               self-managed management cluster (config adoptExistingManagementCluster):
 #                               it must hold Cluster $CLUSTER_NAMESPACE/$CLUSTER_NAME; nothing is applied,
@@ -138,6 +140,10 @@ if ((mc_on_temp == 0)); then
       fi
       cat -- "$mc_out"
       exit 0
+    fi
+    if ((mc_rc != 0)) && [[ $FLEET_ERR == *"(Unauthorized)"* || $FLEET_ERR == *"certificate has expired"* ]]; then
+      fleet_fail "the permanent cluster refuses the kubeconfig this stack kept ($(last_error_line "$FLEET_ERR")): its client certificate has expired or was revoked" \
+        "nothing was applied; the management cluster runs on, untouched" "${FLEET_CREDENTIAL_RENEWAL:-get a current kubeconfig of the management cluster into a file, set fleet-bootstrap:adoptExistingManagementCluster to its path, then run $FLEET_RESUME}"
     fi
     if ((mc_rc != 0)) && ! fleet_no_resource_type "$FLEET_ERR"; then
       fleet_fail "Cluster $mc_id is not on the temporary cluster and the previous permanent cluster does not answer ($(last_error_line "$FLEET_ERR")): cannot tell whether it was pivoted, so nothing is created (never a second management cluster)" \

@@ -207,6 +207,35 @@ describe("the program's own steps against the fakes (stack local)", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 
+    cell("kubeconfig expired: the management step says what to run; after it, the stack keeps the cluster's own current kubeconfig", async () => {
+        const w = new TestWorld();
+        const spec = plan.spec;
+        const runs = await up(w, plan);
+        const management = runs.find((r) => r.step === "management-cluster")!;
+        // A config change after the pivot re-runs the management step with the kubeconfig it kept: refused (401).
+        w.scenario({ fail: { "kubectl get clusters.cluster.x-k8s.io": [{ stderr: "error: You must be logged in to the server (Unauthorized)" }] } });
+        w.seed((world) => world.deleteKindCluster(spec.temporaryCluster.name, "kind-vanished"));
+        const stdin = management.stdin?.replace(/replicas: 1\n/g, "replicas: 2\n");
+        const inputs = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).filter(([k]) => !(STEP_SCRIPT_VARIABLES as readonly string[]).includes(k)));
+        const refused = await runCommand(w, management.command, { ...management.env, FLEET_STEP_INPUTS_DIGEST: stepInputsDigest(inputs(management.env), stdin) }, stdin, { operation: "update", previous: management.result });
+        assert.strictEqual(refused.code, 1);
+        const last = refused.stderr.trimEnd().split("\n").slice(-3);
+        assert.match(last[0], /ERROR: the permanent cluster refuses the kubeconfig this stack kept \(error: You must be logged in to the server \(Unauthorized\)\): its client certificate has expired/);
+        assert.match(last[2], /To resume: \(umask 077; kind get kubeconfig --name mgmt > ~\/\.fleet-bootstrap\/local\/mgmt\.kubeconfig\); pulumi config set -s local fleet-bootstrap:adoptExistingManagementCluster ~\/\.fleet-bootstrap\/local\/mgmt\.kubeconfig; pulumi up -s local/);
+
+        // Doing what it says (the credential now current again).
+        w.scenario({});
+        const file = "~/.fleet-bootstrap/local/mgmt.kubeconfig";
+        const fetched = await w.runCommand("management-cluster", `mkdir -p ~/.fleet-bootstrap/local && (umask 077; kind get kubeconfig --name mgmt > ${file})`, { KUBECONFIG: undefined });
+        assert.strictEqual(fetched.code, 0, fetched.stderr);
+        const env = { ...management.env, FLEET_ADOPT_KUBECONFIG_FILE: file };
+        const renewed = await runCommand(w, management.command, { ...env, FLEET_STEP_INPUTS_DIGEST: stepInputsDigest(inputs(env), stdin) }, stdin, { operation: "update", previous: management.result });
+        assert.strictEqual(renewed.code, 0, renewed.stderr);
+        assert.strictEqual(trimEnd(renewed.stdout), trimEnd(w.kubeconfigOf(spec.managementCluster.name)), "the cluster's own kubeconfig Secret");
+        assert.strictEqual(invocations(renewed, "kubectl", "apply").length, 0);
+        checkInvariants(w, { stdoutMayHoldSecrets: true });
+    });
+
     cell("a failing step: what the engine prints is one short command line and the step's output, under 2 KB, ending with its ERROR, State and To resume lines", async () => {
         // The issue's failure: the API server does not serve a rendered kind, on every attempt.
         const noMatch = 'error: resource mapping not found for name: "mgmt-md-0-830eaf2e" namespace: "fleet-local" from "STDIN": no matches for kind "DevMachineTemplate" in version "infrastructure.cluster.x-k8s.io/v1beta2"\nensure CRDs are installed first';
