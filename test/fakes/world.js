@@ -5,7 +5,7 @@
 // (one per kind cluster and per management cluster Cluster API created, each reached through
 // `server: https://127.0.0.1:<port>` in its kubeconfig), the objects each server stores, the
 // clusterctl provider inventory, Docker containers, and a history of destructive events the tests
-// assert on. A scenario file (FAKE_SCENARIO, JSON, see scenario.d.ts) injects behaviour. Every
+// assert on. A scenario file (FAKE_SCENARIO, JSON, see world.d.ts) injects behaviour. Every
 // invocation appends one JSON line to FAKE_LOG (argv, environment variable NAMES, modes of the
 // kubeconfig/config files passed, whether a default kubeconfig would have been used).
 //
