@@ -1,10 +1,10 @@
 // fleet-bootstrap: one environment (= this stack) from nothing to a self-sustaining, GitOps-managed fleet.
 // config → validated spec (stacks/config.ts) → rendered objects and steps (render/) → components → outputs.
 import * as pulumi from "@pulumi/pulumi";
-import { readProgramConfig, readSecrets } from "./stacks/programConfig";
 import { immutableFieldChanges, immutableFieldValues } from "./render/immutable";
 import { placeholderSecretValues, renderModule } from "./render/modules";
 import { stepScriptsDigest } from "./render/steps";
+import { readProgramConfig, readSecrets } from "./stacks/programConfig";
 import { Environment } from "./stacks/environment";
 
 const spec = readProgramConfig();

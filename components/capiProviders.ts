@@ -11,8 +11,10 @@ export interface ProviderPins {
 }
 
 export type ProvidersTarget =
-    /** `clusterUrn`: the kind cluster's resource, named in the recovery command when the cluster vanished. */
-    /** `adoptExistingManagementCluster`: the stack adopts that cluster, so nothing is installed on a temporary cluster. */
+    /**
+     * `clusterUrn`: the kind cluster's resource, named in the recovery command when the cluster vanished.
+     * `adoptExistingManagementCluster`: the stack adopts that cluster, so nothing is installed on a temporary cluster.
+     */
     | { kind: "temporary"; kindClusterName: string; clusterUrn: pulumi.Input<string>; adoptExistingManagementCluster?: string }
     | { kind: "permanent"; kubeconfig: pulumi.Input<string> };
 

@@ -3,9 +3,10 @@
 #
 # render/steps.ts concatenates this file in front of every steps/<step>.sh. The program's Command runs
 # the one line `exec /bin/bash -c "$FLEET_STEP_SCRIPT"` (update: with FLEET_STEP_OPERATION=update) with
-# the result in FLEET_STEP_SCRIPT; run it directly the same way: bash -c "$(cat steps/lib.sh <(echo)
-# steps/<step>.sh)". So: $0 is not a path, nothing is sourced at run time, and the only tools used are bash, coreutils, kind, clusterctl, kubectl,
-# docker and (when present) age + tar. No jq, node, python, awk or sed.
+# the result in FLEET_STEP_SCRIPT. To run a step directly, with the same environment variables:
+#   bash -c "$(cat steps/lib.sh; echo; cat steps/<step>.sh)"
+# So: $0 is not a path, nothing is sourced at run time, and the only tools used are bash, coreutils,
+# kind, clusterctl, kubectl, docker and (when present) age + tar. No jq, node, python, awk or sed.
 #
 # Common environment (every step):
 #   FLEET_ENV                    environment name, e.g. "local"                            (required)
