@@ -11,6 +11,7 @@ const spec = readProgramConfig();
 const self = new pulumi.StackReference("previous-outputs", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
 const environment = new Environment(spec, readSecrets(spec), {
     previousFluxSyncName: self.getOutput("fluxSyncName") as pulumi.Output<string | undefined>,
+    previousManagementClusterName: self.getOutput("managementClusterName") as pulumi.Output<string | undefined>,
 });
 
 // A program upgrade that changes only step scripts updates every step Command; say what that means.

@@ -16,6 +16,11 @@ export interface ManagementClusterArgs {
     waitTimeoutSeconds?: number;
     /** Kubeconfig file of this environment's existing, self-managed management cluster to adopt: nothing is applied. */
     adoptExistingManagementCluster?: string;
+    /**
+     * AWS: VPCs of this environment's own cluster that exist while the stack has no record of it ("" when it
+     * has one or none exist). Set, the step refuses to bootstrap unless the temporary cluster holds the Cluster.
+     */
+    unrecordedClusterVpcs?: pulumi.Input<string>;
 }
 
 /**
@@ -51,6 +56,7 @@ export class ManagementCluster extends pulumi.ComponentResource {
                     FLEET_WAIT_TIMEOUT_SECONDS: String(args.waitTimeoutSeconds ?? 3600),
                     ...adoptVariables(args.adoptExistingManagementCluster),
                     FLEET_CREDENTIAL_RENEWAL: renewal,
+                    ...(args.unrecordedClusterVpcs !== undefined ? { FLEET_UNRECORDED_CLUSTER_VPCS: args.unrecordedClusterVpcs } : {}),
                 },
                 secretOutput: true,
             },

@@ -15,6 +15,10 @@
 #                               the previous permanent kubeconfig                         (optional)
 #   FLEET_CREDENTIAL_RENEWAL    what to run when the previous permanent kubeconfig is refused
 #                               (Unauthorized: its client certificate expired)            (optional)
+#   FLEET_UNRECORDED_CLUSTER_VPCS  aws: VPC ids of this environment's cluster that exist in AWS while
+#                               the stack has no record of it (e.g. after pulumi destroy); set, the
+#                               step refuses to bootstrap unless the temporary cluster holds the Cluster
+#                               (an interrupted first up), giving the commands that adopt it (optional)
 #   FLEET_ADOPT_KUBECONFIG_FILE path (~ allowed) of a kubeconfig file of the environment's existing,
 #                               self-managed management cluster (config adoptExistingManagementCluster):
 #                               it must hold Cluster $CLUSTER_NAMESPACE/$CLUSTER_NAME; nothing is applied,
@@ -157,7 +161,13 @@ if ((mc_on_temp == 0)); then
     fleet_fail "$(fleet_kind_gone_message "$KIND_CLUSTER_NAME"), and there is no pivoted management cluster to reuse" \
       "nothing was applied" "$(fleet_recreate_kind_hint)"
   fi
-  # (b) docker duplicate guard.
+  # (b) duplicate guards: the cluster runs, but this stack has no record of it.
+  if [[ $FLEET_PROVIDER == aws && -n ${FLEET_UNRECORDED_CLUSTER_VPCS:-} ]]; then
+    mc_adopt_path="$STATE_DIR/$CLUSTER_NAME.kubeconfig"
+    fleet_fail "refusing to create management cluster '$CLUSTER_NAME': this environment's cluster of that name already runs in AWS (VPC $FLEET_UNRECORDED_CLUSTER_VPCS carries its tags), but this stack has no record of it (e.g. \`pulumi destroy\` released it). Creating it again would build a second cluster on the same AWS resources." \
+      "nothing was applied; the cluster in AWS is untouched" \
+      "adopt it: write its kubeconfig to $mc_adopt_path (umask 077; the managementKubeconfig output saved before the destroy, or /etc/kubernetes/admin.conf of a control-plane node), then pulumi config set -s $FLEET_ENV fleet-bootstrap:adoptExistingManagementCluster $mc_adopt_path; $FLEET_RESUME"
+  fi
   if [[ $FLEET_PROVIDER == docker ]]; then
     if [[ $CLUSTER_NAME == "$KIND_CLUSTER_NAME" ]]; then
       fleet_fail "CLUSTER_NAME and KIND_CLUSTER_NAME are both '$CLUSTER_NAME': their Docker containers would be indistinguishable" \

@@ -254,3 +254,18 @@ describe("the program's own steps against the fakes (stack local)", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 });
+
+describe("the program's management step on AWS, after destroy (stack staging)", () => {
+    const vpcOf = async (previousOutputs: Record<string, unknown>) => {
+        const result = await planStack({ stack: "staging", previousOutputs, invokeResults: { "aws:ec2/getVpcs:getVpcs": { ids: ["vpc-0abc1234"] } } });
+        assert.ok(result.ok, result.ok ? "" : result.errors.join("\n"));
+        const step = result.plan.resources.find((r) => r.type === COMMAND && r.name === "management-apply-and-wait");
+        return (step?.inputs.environment as Record<string, string>).FLEET_UNRECORDED_CLUSTER_VPCS;
+    };
+
+    it("gets this environment's VPCs only while the stack has no record of its management cluster", async function () {
+        this.timeout(60000);
+        assert.strictEqual(await vpcOf({}), "vpc-0abc1234", "after destroy: the step refuses to bootstrap it again");
+        assert.strictEqual(await vpcOf({ managementClusterName: "mgmt" }), "", "a stack that knows its cluster: nothing changes");
+    });
+});
