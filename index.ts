@@ -1,6 +1,9 @@
 // fleet-bootstrap: one environment (= this stack) from nothing to a self-sustaining, GitOps-managed fleet.
 // config → validated spec (stacks/config.ts) → rendered objects and steps (render/) → components → outputs.
 import * as pulumi from "@pulumi/pulumi";
+import { immutableFieldChanges, immutableFieldValues } from "./render/immutable";
+import { placeholderSecretValues, renderModule } from "./render/modules";
+import { stepScriptsDigest } from "./render/steps";
 import { readProgramConfig, readSecrets } from "./stacks/programConfig";
 import { Environment } from "./stacks/environment";
 
@@ -8,6 +11,23 @@ const spec = readProgramConfig();
 const self = new pulumi.StackReference("previous-outputs", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
 const environment = new Environment(spec, readSecrets(spec), {
     previousFluxSyncName: self.getOutput("fluxSyncName") as pulumi.Output<string | undefined>,
+    previousManagementClusterName: self.getOutput("managementClusterName") as pulumi.Output<string | undefined>,
+});
+
+// A program upgrade that changes only step scripts updates every step Command; say what that means.
+export const stepScripts = stepScriptsDigest();
+self.getOutput("stepScripts").apply((previous: unknown) => {
+    if (typeof previous === "string" && previous !== stepScripts) {
+        pulumi.log.info("step scripts changed since the last update (program upgrade): every step records its new script; a step whose inputs did not change runs nothing and prints \"step scripts changed, no cluster change\"");
+    }
+});
+
+// Fields Cluster API refuses to change in place: refused at preview, with the fix, not halfway through up.
+const moduleObjects = spec.bootstrapModules.flatMap((module) => renderModule(spec, module, module.content.kind === "secrets" ? placeholderSecretValues(spec) : undefined));
+export const immutableFields = immutableFieldValues(moduleObjects);
+self.getOutput("immutableFields").apply((previous: unknown) => {
+    const changes = immutableFieldChanges(previous as Record<string, string> | undefined, immutableFields);
+    if (changes.length > 0) throw new Error(`fleet-bootstrap:bootstrapModules: ${changes.join("\n")}`);
 });
 
 const mgmt = spec.managementCluster.name;

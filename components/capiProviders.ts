@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { childOf, requireArg, stepCommand } from "./stepCommand";
+import { adoptVariables, childOf, requireArg, stepCommand } from "./stepCommand";
 
 /** Pinned providers as clusterctl names them: `name:vX.Y.Z`. */
 export interface ProviderPins {
@@ -11,8 +11,11 @@ export interface ProviderPins {
 }
 
 export type ProvidersTarget =
-    /** `clusterUrn`: the kind cluster's resource, named in the recovery command when the cluster vanished. */
-    | { kind: "temporary"; kindClusterName: string; clusterUrn: pulumi.Input<string> }
+    /**
+     * `clusterUrn`: the kind cluster's resource, named in the recovery command when the cluster vanished.
+     * `adoptExistingManagementCluster`: the stack adopts that cluster, so nothing is installed on a temporary cluster.
+     */
+    | { kind: "temporary"; kindClusterName: string; clusterUrn: pulumi.Input<string>; adoptExistingManagementCluster?: string }
     | { kind: "permanent"; kubeconfig: pulumi.Input<string> };
 
 export interface CapiProvidersArgs {
@@ -44,7 +47,7 @@ export class CapiProviders extends pulumi.ComponentResource {
         }
         const target: Record<string, pulumi.Input<string>> =
             args.target.kind === "temporary"
-                ? { FLEET_TARGET: "temporary", KIND_CLUSTER_NAME: args.target.kindClusterName, FLEET_TEMPORARY_CLUSTER_URN: args.target.clusterUrn }
+                ? { FLEET_TARGET: "temporary", KIND_CLUSTER_NAME: args.target.kindClusterName, FLEET_TEMPORARY_CLUSTER_URN: args.target.clusterUrn, ...adoptVariables(args.target.adoptExistingManagementCluster) }
                 : { FLEET_TARGET: "permanent", FLEET_TARGET_KUBECONFIG: args.target.kubeconfig };
         const variables = {
             ...args.variables,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { childOf, dnsLabel, requireArg, stepCommand } from "./stepCommand";
+import { checkManagementCredential, renewalCommands } from "../render/kubeconfig";
+import { adoptVariables, childOf, dnsLabel, requireArg, stepCommand } from "./stepCommand";
 
 export interface ManagementClusterArgs {
     environment: string;
@@ -13,6 +14,13 @@ export interface ManagementClusterArgs {
     manifests: string;
     /** How long to wait for the cluster to be ready for the move (default one hour, as EKS Anywhere). */
     waitTimeoutSeconds?: number;
+    /** Kubeconfig file of this environment's existing, self-managed management cluster to adopt: nothing is applied. */
+    adoptExistingManagementCluster?: string;
+    /**
+     * AWS: VPCs of this environment's own cluster that exist while the stack has no record of it ("" when it
+     * has one or none exist). Set, the step refuses to bootstrap unless the temporary cluster holds the Cluster.
+     */
+    unrecordedClusterVpcs?: pulumi.Input<string>;
 }
 
 /**
@@ -32,6 +40,7 @@ export class ManagementCluster extends pulumi.ComponentResource {
         requireArg(this, args.manifests.includes("kind: Cluster\n"), `ManagementCluster ${name}: manifests: expected a Cluster API Cluster among the objects`);
 
         this.clusterName = args.clusterName;
+        const renewal = renewalCommands(args.environment, args.clusterName, args.provider);
         const apply = stepCommand(
             `${name}-apply-and-wait`,
             {
@@ -45,12 +54,21 @@ export class ManagementCluster extends pulumi.ComponentResource {
                     CLUSTER_NAMESPACE: args.namespace,
                     FLEET_PROVIDER: args.provider,
                     FLEET_WAIT_TIMEOUT_SECONDS: String(args.waitTimeoutSeconds ?? 3600),
+                    ...adoptVariables(args.adoptExistingManagementCluster),
+                    FLEET_CREDENTIAL_RENEWAL: renewal,
+                    ...(args.unrecordedClusterVpcs !== undefined ? { FLEET_UNRECORDED_CLUSTER_VPCS: args.unrecordedClusterVpcs } : {}),
                 },
                 secretOutput: true,
             },
             childOf(this, opts),
         );
-        this.kubeconfig = pulumi.secret(apply.stdout);
+        // The kept credential is checked at every preview and up, before anything uses it.
+        this.kubeconfig = pulumi.secret(apply.stdout).apply((kubeconfig) => {
+            const check = checkManagementCredential(kubeconfig, new Date(), renewal);
+            if (check?.problem === "expired") throw new pulumi.ResourceError(`ManagementCluster ${name}: ${check.message}`, this);
+            if (check) pulumi.log.warn(check.message, this);
+            return kubeconfig;
+        });
         this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
     }
 }

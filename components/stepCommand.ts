@@ -1,8 +1,10 @@
-// How every component runs a step script: one local Command, bash, the script text in state (so destroy
-// runs the delete step recorded at the last up), progress on stderr, output on stdout.
+// How every component runs a step script: one local Command running a one-line command, the script text
+// in its environment (so it is in state and destroy runs the delete step recorded at the last up, while a
+// failure prints only the step's own output), progress on stderr, output on stdout. An update caused by the
+// scripts alone (a program upgrade) changes no cluster: the step sees its inputs digest unchanged.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { STEP_INTERPRETER, StepName, stepScript } from "../render/steps";
+import { STEP_COMMANDS, STEP_INTERPRETER, StepName, stepInputsDigest, stepScript } from "../render/steps";
 
 export interface StepCommandArgs {
     environment: string;
@@ -22,14 +24,21 @@ export interface StepCommandArgs {
 }
 
 export function stepCommand(name: string, args: StepCommandArgs, opts: pulumi.CustomResourceOptions): command.local.Command {
-    const common = { FLEET_ENV: args.environment, FLEET_STEP: args.step };
+    const variables = { FLEET_ENV: args.environment, FLEET_STEP: args.step, ...args.variables };
+    const digest = pulumi.all([pulumi.all(variables), args.stdin]).apply(([values, stdin]) => stepInputsDigest(values, stdin));
     return new command.local.Command(
         name,
         {
             interpreter: [...STEP_INTERPRETER],
-            create: stepScript(args.step),
-            delete: args.deleteStep ? stepScript(args.deleteStep) : undefined,
-            environment: { ...common, ...args.variables },
+            create: STEP_COMMANDS.create,
+            update: STEP_COMMANDS.update,
+            delete: args.deleteStep ? STEP_COMMANDS.delete : undefined,
+            environment: {
+                ...variables,
+                FLEET_STEP_INPUTS_DIGEST: digest,
+                FLEET_STEP_SCRIPT: stepScript(args.step),
+                ...(args.deleteStep ? { FLEET_DELETE_STEP_SCRIPT: stepScript(args.deleteStep) } : {}),
+            },
             stdin: args.stdin,
             logging: args.secretOutput ? "stderr" : "stdoutAndStderr",
             triggers: args.rerunWhen,
@@ -49,6 +58,11 @@ export function childOf(parent: pulumi.ComponentResource, opts: pulumi.Component
 /** Validation that runs before a component creates any child, naming the argument and what is expected. */
 export function requireArg(component: pulumi.Resource, condition: boolean, message: string): void {
     if (!condition) throw new pulumi.ResourceError(message, component);
+}
+
+/** The steps' variable for an adopted management cluster (config adoptExistingManagementCluster), when set. */
+export function adoptVariables(kubeconfigFile: string | undefined): Record<string, string> {
+    return kubeconfigFile ? { FLEET_ADOPT_KUBECONFIG_FILE: kubeconfigFile } : {};
 }
 
 export const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { childOf, dnsLabel, requireArg, stepCommand } from "./stepCommand";
+import { adoptVariables, childOf, dnsLabel, requireArg, stepCommand } from "./stepCommand";
 
 export interface TemporaryClusterArgs {
     environment: string;
@@ -10,6 +10,8 @@ export interface TemporaryClusterArgs {
     nodeImage: string;
     /** kind `Cluster` config (YAML), e.g. with the docker.sock mount CAPD needs. */
     kindConfig: string;
+    /** The stack adopts this existing management cluster's kubeconfig file instead of bootstrapping: no kind cluster is created. */
+    adoptExistingManagementCluster?: string;
 }
 
 /**
@@ -35,7 +37,7 @@ export class TemporaryCluster extends pulumi.ComponentResource {
                 environment: args.environment,
                 step: "temporary-cluster-create",
                 deleteStep: "temporary-cluster-delete",
-                variables: { KIND_CLUSTER_NAME: args.name, KIND_NODE_IMAGE: args.nodeImage, KIND_CONFIG: args.kindConfig },
+                variables: { KIND_CLUSTER_NAME: args.name, KIND_NODE_IMAGE: args.nodeImage, KIND_CONFIG: args.kindConfig, ...adoptVariables(args.adoptExistingManagementCluster) },
                 secretOutput: true,
             },
             // A replacement must delete the old cluster first: kind names are singletons on a machine.

@@ -292,6 +292,7 @@ function buildSpec(c: Plain, secrets: Partial<Record<SecretKey, boolean>>, awsRe
         flux: { repositoryUrl: c.fluxRepositoryUrl, clustersPath: c.fluxClustersPath.replace(/\/+$/, ""), branch: c.fluxBranch, syncName: c.fluxSyncName, syncRenameFrom: c.fluxSyncRenameFrom ?? "", components: c.fluxComponents, source: c.fleetSource, checkout: c.fleetCheckout, operatorBootstrapChart: c.fluxOperatorBootstrapChart },
         aws,
         ageRecipient: c.ageRecipient,
+        adoptExistingManagementCluster: c.adoptExistingManagementCluster,
         secrets: { sopsAgeKey: Boolean(secrets.sopsAgeKey), gitCredentials, awsCredentials },
     };
 

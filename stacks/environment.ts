@@ -45,6 +45,8 @@ export interface EnvironmentSecrets {
 export interface EnvironmentOptions {
     /** `fluxSyncName` this stack exported at its last update (sync.name is immutable upstream). */
     previousFluxSyncName?: pulumi.Input<string | undefined>;
+    /** `managementClusterName` this stack exported at its last update: absent after `pulumi destroy`. */
+    previousManagementClusterName?: pulumi.Input<string | undefined>;
 }
 
 /** Minimum versions of the CLIs the steps run; clusterctl must know the pinned Cluster API contract. */
@@ -111,7 +113,7 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
 
     const temporary = new TemporaryCluster(
         "temporary",
-        { environment: env, name: spec.temporaryCluster.name, nodeImage: spec.temporaryCluster.nodeImage, kindConfig: renderKindConfig(spec) },
+        { environment: env, name: spec.temporaryCluster.name, nodeImage: spec.temporaryCluster.nodeImage, kindConfig: renderKindConfig(spec), adoptExistingManagementCluster: spec.adoptExistingManagementCluster },
         { ...child, dependsOn: [preflight, ...guarded] },
     );
 
@@ -124,7 +126,7 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
         "temporary-providers",
         {
             environment: env,
-            target: { kind: "temporary", kindClusterName: temporary.clusterName, clusterUrn: temporary.cluster.urn },
+            target: { kind: "temporary", kindClusterName: temporary.clusterName, clusterUrn: temporary.cluster.urn, adoptExistingManagementCluster: spec.adoptExistingManagementCluster },
             providers: pins,
             variables: bootstrapCredentials,
             // A recreated kind cluster (e.g. `--replace` after it vanished with another machine) starts empty.
@@ -144,6 +146,12 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
             namespace: spec.clusterNamespace,
             provider: spec.provider,
             manifests: toYaml(renderManagementBootstrap(spec)),
+            adoptExistingManagementCluster: spec.adoptExistingManagementCluster,
+            // Our own cluster's VPCs while this stack has no record of it (e.g. after destroy): the step refuses
+            // to bootstrap it again unless the temporary cluster holds it (an interrupted first up).
+            unrecordedClusterVpcs: guard
+                ? pulumi.all([guard.ownVpcIds, options.previousManagementClusterName]).apply(([vpcs, previous]) => (previous ? "" : vpcs.join(" ")))
+                : undefined,
         },
         { ...child, dependsOn: [temporaryProviders], retainOnDelete: true },
     );

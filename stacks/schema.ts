@@ -141,6 +141,7 @@ export const plainKeys = {
     gitUsername: z.string(),
     gitKnownHosts: z.string(),
     ageRecipient: z.string().regex(/^(age1[0-9a-z]{58})?$/, { error: "an age public key (age1…) or empty" }),
+    adoptExistingManagementCluster: z.string().regex(/^([~/][^\s]*)?$/, { error: "the absolute path (or ~/…) of a kubeconfig file of the existing management cluster, or empty" }),
     awsSshKeyName: z.string(),
     awsReuseExistingIam: z.boolean({ error: "true or false" }),
     awsStaticCredentialsOnPermanent: z.boolean({ error: "true or false" }),

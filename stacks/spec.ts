@@ -157,6 +157,11 @@ export interface EnvironmentSpec {
     aws?: AwsSpec;
     /** age public key the `clusterctl move` backup is encrypted to (when the age CLI is present); "" = none. */
     ageRecipient: string;
+    /**
+     * Path of a kubeconfig file of this environment's existing management cluster (e.g. released by
+     * `pulumi destroy`) to adopt instead of bootstrapping: no kind, no move. "" = never adopt.
+     */
+    adoptExistingManagementCluster?: string;
     secrets: SecretPresence;
 }
 

@@ -17,6 +17,8 @@
 #   CAPA_CONTROLLERS_ON_CONTROL_PLANE  "true": patch capa-system/capa-controller-manager with the
 #                             control-plane toleration and nodeSelector (for instance-profile
 #                             credentials after the pivot)                                (optional)
+#   FLEET_ADOPT_KUBECONFIG_FILE  set with the temporary target: the stack adopts an existing management
+#                             cluster; nothing is installed and stdout is empty (lib.sh)       (optional)
 #   FLEET_WAIT_TIMEOUT_SECONDS  bound of the wait for Deployments, CRDs and webhooks (default 900)
 #   clusterctl variables (AWS_B64ENCODED_CREDENTIALS, GITHUB_TOKEN, EXP_MACHINE_POOL, ...) are
 #   passed through the environment as they are and never printed.
@@ -28,6 +30,8 @@
 # e.g. "CoreProvider/cluster-api=v1.14.0".
 # A provider present at another version is an error naming both versions and the
 # `clusterctl upgrade apply` command; nothing is installed then.
+# On an update of the temporary target (FLEET_STEP_OPERATION=update, lib.sh), a temporary cluster that
+# is gone or marked by a verified move is left alone: the step prints its previous output.
 
 fleet_step capi-providers
 
@@ -62,11 +66,13 @@ FLEET_STATE_NOTE="providers already installed on the $FLEET_TARGET cluster stay 
 
 case $FLEET_TARGET in
   temporary)
+    fleet_adopting_skip "install providers on a temporary cluster"
     : "${KIND_CLUSTER_NAME:?KIND_CLUSTER_NAME must name the temporary kind cluster}"
     cp_where="temporary cluster (kind '$KIND_CLUSTER_NAME')"
     cp_kc_hint="kind get kubeconfig --name $KIND_CLUSTER_NAME > kind.kubeconfig; clusterctl ... --kubeconfig kind.kubeconfig"
     cp_rc=0
     fleet_kind_kubeconfig "$KIND_CLUSTER_NAME" "$cp_kc" || cp_rc=$?
+    if ((cp_rc == 0 || cp_rc == 3)); then fleet_temporary_retired "$cp_rc" "$cp_kc"; fi
     if ((cp_rc == 3)); then
       fleet_fail "$(fleet_kind_gone_message "$KIND_CLUSTER_NAME"); the providers cannot be installed on it" \
         "nothing was installed" "$(fleet_recreate_kind_hint)"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # fleet-bootstrap step library.
 #
-# render/steps.ts concatenates this file in front of every steps/<step>.sh and the program runs the
-# result with @pulumi/command's interpreter ["/bin/bash", "-c"]. So: $0 is not a path, nothing is
-# sourced at run time, and the only tools used are bash, coreutils, kind, clusterctl, kubectl,
-# docker and (when present) age + tar. No jq, node, python, awk or sed.
+# render/steps.ts concatenates this file in front of every steps/<step>.sh. The program's Command runs
+# the one line `exec /bin/bash -c "$FLEET_STEP_SCRIPT"` (update: with FLEET_STEP_OPERATION=update) with
+# the result in FLEET_STEP_SCRIPT. To run a step directly, with the same environment variables:
+#   bash -c "$(cat steps/lib.sh; echo; cat steps/<step>.sh)"
+# So: $0 is not a path, nothing is sourced at run time, and the only tools used are bash, coreutils,
+# kind, clusterctl, kubectl, docker and (when present) age + tar. No jq, node, python, awk or sed.
 #
 # Common environment (every step):
 #   FLEET_ENV                    environment name, e.g. "local"                            (required)
@@ -17,6 +19,14 @@
 #   FLEET_RESUME_COMMAND         the command failure messages give to resume
 #                                (default: pulumi up -s $FLEET_ENV; e.g. pulumi destroy -s ... for a
 #                                step that runs on destroy)
+#   FLEET_STEP_OPERATION         "update" when @pulumi/command updates the step (its inputs or its
+#                                script changed); unset for create and delete                 (optional)
+#   FLEET_STEP_INPUTS_DIGEST     sha256 of the step's inputs without its script (render/steps.ts);
+#                                a successful run ends with the stderr line "done; step inputs <digest>".
+#                                An update whose digest equals the one in the previous run's stderr
+#                                (PULUMI_COMMAND_STDERR) was caused by a new script alone: it says
+#                                "step scripts changed, no cluster change", prints the previous stdout
+#                                (PULUMI_COMMAND_STDOUT) and contacts nothing                  (optional)
 #
 # Conventions:
 #   - stdout carries only the step's output value, printed once at the very end;
@@ -53,9 +63,34 @@ FLEET_LOG_PREFIX=$FLEET_STEP
 
 # fleet_step <script name>: called first by every steps/<name>.sh. When the program runs a script
 # under another step's name (e.g. a Command's delete script inherits the create's FLEET_STEP),
-# progress lines read "[<FLEET_STEP>: <script name>]".
+# progress lines read "[<FLEET_STEP>: <script name>]". An update caused by a new script alone ends
+# here (see FLEET_STEP_INPUTS_DIGEST).
 fleet_step() {
   if [[ $1 != "$FLEET_STEP" ]]; then FLEET_LOG_PREFIX="$FLEET_STEP: $1"; fi
+  if fleet_update && [[ -n ${FLEET_STEP_INPUTS_DIGEST:-} && $(fleet__previous_digest) == "$FLEET_STEP_INPUTS_DIGEST" ]]; then
+    fleet_log "step scripts changed, no cluster change: the inputs are those of the last run, so nothing is run"
+    fleet_previous_output
+    exit 0
+  fi
+}
+
+# fleet_update: true when @pulumi/command runs the step as an update (a step's inputs or script changed).
+fleet_update() {
+  [[ ${FLEET_STEP_OPERATION:-} == update ]]
+}
+
+# fleet_previous_output: prints the previous run's stdout again (an update that changes nothing keeps it).
+fleet_previous_output() {
+  if [[ -n ${PULUMI_COMMAND_STDOUT:-} ]]; then printf '%s\n' "$PULUMI_COMMAND_STDOUT"; fi
+}
+
+# fleet__previous_digest: the inputs digest the previous run recorded in its stderr, if any.
+fleet__previous_digest() {
+  local line digest=""
+  while IFS= read -r line; do
+    if [[ $line == *"] done; step inputs "* ]]; then digest=${line##* }; fi
+  done <<<"${PULUMI_COMMAND_STDERR:-}"
+  printf '%s' "$digest"
 }
 
 # fleet_log <message...>: one progress line per line of the message, on stderr.
@@ -120,11 +155,16 @@ fleet__on_err() {
 trap 'fleet__on_err $? "$BASH_COMMAND" "$LINENO"' ERR
 
 fleet__cleanup() {
+  local rc=$1
   if [[ -n $WORK_DIR && -d $WORK_DIR ]]; then
     rm -rf -- "$WORK_DIR"
   fi
+  # Recorded in the Command's stderr: the next update compares it (see FLEET_STEP_INPUTS_DIGEST).
+  if ((rc == 0)) && [[ -n ${FLEET_STEP_INPUTS_DIGEST:-} ]]; then
+    fleet_log "done; step inputs $FLEET_STEP_INPUTS_DIGEST"
+  fi
 }
-trap fleet__cleanup EXIT
+trap 'fleet__cleanup $?' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -363,6 +403,50 @@ fleet_recreate_kind_hint() {
 # fleet_kind_gone_message <name>: the plain explanation for a temporary cluster that is not here.
 fleet_kind_gone_message() {
   printf '%s' "the temporary kind cluster '$1' does not exist on this machine (kind clusters live on the machine that created them; it may have been created elsewhere or deleted)"
+}
+
+# The environment's phase, as the temporary cluster records it: once the pivot step has verified the
+# move it leaves this ConfigMap on the temporary cluster; the temporary-side steps then do nothing.
+FLEET_PIVOT_MARKER=fleet-bootstrap-pivoted
+
+# fleet_pivot_marker_read <kubeconfig>: 0 = the move is verified (FLEET_OUT says what moved), 1 = not.
+fleet_pivot_marker_read() {
+  fleet_k "$1" get configmap "$FLEET_PIVOT_MARKER" -n kube-system --ignore-not-found -o 'jsonpath={.data.moved}' && [[ -n $FLEET_OUT ]]
+}
+
+# fleet_pivot_marker_write <kubeconfig> <what moved where>: records the verified move (a warning if it cannot).
+fleet_pivot_marker_write() {
+  printf '%s\n' 'apiVersion: v1' 'kind: ConfigMap' 'metadata:' "  name: $FLEET_PIVOT_MARKER" '  namespace: kube-system' 'data:' "  moved: \"$2\"" >"$WORK_DIR/pivot-marker.yaml"
+  if ! fleet_k "$1" apply --server-side --field-manager=fleet-bootstrap -f "$WORK_DIR/pivot-marker.yaml"; then
+    fleet_log "warning: could not record the verified move on the temporary cluster: $(last_error_line "$FLEET_ERR")"
+  fi
+}
+
+# fleet_temporary_retired <kind kubeconfig status: 0 = written, 3 = no such cluster> <kubeconfig>: on an
+# update (the step's inputs changed), a temporary-side step does nothing once the temporary cluster is
+# retired: gone from this machine (an update never recreates it) or marked by a verified move. It then
+# says so, prints the previous output and ends the step.
+fleet_temporary_retired() {
+  fleet_update || return 0
+  if (($1 == 3)); then
+    fleet_log "$(fleet_kind_gone_message "$KIND_CLUSTER_NAME"); an update never recreates it: after a verified move nothing needs it, so this step does nothing. Before the move, recreate it with: $(fleet_recreate_kind_hint)"
+  elif fleet_pivot_marker_read "$2"; then
+    fleet_log "the move of $FLEET_OUT is verified: the temporary cluster is no longer used, so this step does nothing on it"
+  else
+    return 0
+  fi
+  fleet_previous_output
+  exit 0
+}
+
+# fleet_adopting_skip <what this step would do>: when the stack adopts an existing management cluster
+# (FLEET_ADOPT_KUBECONFIG_FILE, config adoptExistingManagementCluster), there is no bootstrap: the
+# temporary-side steps say so and end with no output.
+fleet_adopting_skip() {
+  if [[ -n ${FLEET_ADOPT_KUBECONFIG_FILE:-} ]]; then
+    fleet_log "adopting the existing management cluster (fleet-bootstrap:adoptExistingManagementCluster): no temporary cluster is used, so this step does not $1"
+    exit 0
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -13,14 +13,26 @@
 #   FLEET_WAIT_TIMEOUT_SECONDS  bound of the readiness wait (default 3600)
 #   PULUMI_COMMAND_STDOUT       set by @pulumi/command on update: the previous run's stdout, i.e.
 #                               the previous permanent kubeconfig                         (optional)
+#   FLEET_CREDENTIAL_RENEWAL    what to run when the previous permanent kubeconfig is refused
+#                               (Unauthorized: its client certificate expired)            (optional)
+#   FLEET_UNRECORDED_CLUSTER_VPCS  aws: VPC ids of this environment's cluster that exist in AWS while
+#                               the stack has no record of it (e.g. after pulumi destroy); set, the
+#                               step refuses to bootstrap unless the temporary cluster holds the Cluster
+#                               (an interrupted first up), giving the commands that adopt it (optional)
+#   FLEET_ADOPT_KUBECONFIG_FILE path (~ allowed) of a kubeconfig file of the environment's existing,
+#                               self-managed management cluster (config adoptExistingManagementCluster):
+#                               it must hold Cluster $CLUSTER_NAMESPACE/$CLUSTER_NAME; nothing is applied,
+#                               the kubeconfig is read from its own <name>-kubeconfig Secret (optional)
 # Behaviour:
+#   (0) adopting (FLEET_ADOPT_KUBECONFIG_FILE): no temporary cluster, no apply, no move.
 #   (a) the Cluster is not on the temporary cluster but the previous permanent kubeconfig reaches
 #       a cluster holding Cluster $CLUSTER_NAMESPACE/$CLUSTER_NAME: already pivoted; nothing is
 #       applied (changes go through Git) and the kubeconfig is read from that cluster's own
 #       <name>-kubeconfig Secret. A previous permanent cluster that does not answer, or answers
 #       without the Cluster, is refused: a second management cluster is never created.
 #   (b) docker only: not on the temporary cluster and not pivoted, but containers labelled
-#       io.x-k8s.kind.cluster=$CLUSTER_NAME exist: refused, naming them, nothing created.
+#       io.x-k8s.kind.cluster=$CLUSTER_NAME exist (e.g. the cluster `pulumi destroy` released): refused,
+#       naming them and giving the commands that adopt it; nothing created.
 #   (c) otherwise `kubectl apply --server-side --field-manager=fleet-bootstrap` (idempotent), then
 #       wait, with progress lines, for status.initialization.infrastructureProvisioned, the v1beta2
 #       conditions ControlPlaneInitialized, ControlPlaneAvailable and WorkersAvailable, a
@@ -66,6 +78,37 @@ mc_read_kubeconfig_secret() {
   return 0
 }
 
+# ------------------------------------------------------------------ (0) adopting?
+if [[ -n ${FLEET_ADOPT_KUBECONFIG_FILE:-} ]]; then
+  mc_adopt_file=$FLEET_ADOPT_KUBECONFIG_FILE
+  # A leading ~/ (as typed in the stack config) is the home directory.
+  # shellcheck disable=SC2088 # a literal ~/ is meant here
+  if [[ ${mc_adopt_file:0:2} == "~/" ]]; then mc_adopt_file="$HOME/${mc_adopt_file:2}"; fi
+  if [[ ! -r $mc_adopt_file ]]; then
+    fleet_fail "fleet-bootstrap:adoptExistingManagementCluster names $mc_adopt_file, which is not a readable file" \
+      "nothing was applied" "write the management cluster's kubeconfig there (or fix the path), then run $FLEET_RESUME"
+  fi
+  mc_adopt_kc="$WORK_DIR/adopted.kubeconfig"
+  (umask 077 && cat -- "$mc_adopt_file" >"$mc_adopt_kc")
+  mc_rc=0
+  fleet_k "$mc_adopt_kc" get clusters.cluster.x-k8s.io "$CLUSTER_NAME" -n "$CLUSTER_NAMESPACE" --ignore-not-found -o 'jsonpath={.metadata.name}' || mc_rc=$?
+  if ((mc_rc != 0)) && ! fleet_no_resource_type "$FLEET_ERR"; then
+    fleet_fail "cannot read Cluster $mc_id through the kubeconfig in $mc_adopt_file: $(last_error_line "$FLEET_ERR")" \
+      "nothing was applied" "make the management cluster's API server reachable with that kubeconfig, then run $FLEET_RESUME"
+  fi
+  if ((mc_rc != 0)) || [[ -z $FLEET_OUT ]]; then
+    fleet_fail "the cluster $mc_adopt_file reaches does not hold Cluster $mc_id: it is not this environment's self-managed management cluster, so it is not adopted" \
+      "nothing was applied" "point fleet-bootstrap:adoptExistingManagementCluster at the kubeconfig of the cluster that holds Cluster $mc_id (or unset it to bootstrap), then run $FLEET_RESUME"
+  fi
+  fleet_log "adopting the existing management cluster: Cluster $mc_id manages itself there; nothing is applied, no temporary cluster and no move are needed"
+  if ! mc_read_kubeconfig_secret "$mc_adopt_kc" "adopted management cluster"; then
+    fleet_fail "the adopted management cluster holds Cluster $mc_id but not its Secret $CLUSTER_NAME-kubeconfig" \
+      "nothing was applied" "check the Secret on the management cluster, then run $FLEET_RESUME"
+  fi
+  cat -- "$mc_out"
+  exit 0
+fi
+
 # ------------------------------------------------------------------ where is the Cluster?
 mc_temp=0
 fleet_kind_kubeconfig "$KIND_CLUSTER_NAME" "$mc_kind_kc" || mc_temp=$?
@@ -102,6 +145,10 @@ if ((mc_on_temp == 0)); then
       cat -- "$mc_out"
       exit 0
     fi
+    if ((mc_rc != 0)) && [[ $FLEET_ERR == *"(Unauthorized)"* || $FLEET_ERR == *"certificate has expired"* ]]; then
+      fleet_fail "the permanent cluster refuses the kubeconfig this stack kept ($(last_error_line "$FLEET_ERR")): its client certificate has expired or was revoked" \
+        "nothing was applied; the management cluster runs on, untouched" "${FLEET_CREDENTIAL_RENEWAL:-get a current kubeconfig of the management cluster into a file, set fleet-bootstrap:adoptExistingManagementCluster to its path, then run $FLEET_RESUME}"
+    fi
     if ((mc_rc != 0)) && ! fleet_no_resource_type "$FLEET_ERR"; then
       fleet_fail "Cluster $mc_id is not on the temporary cluster and the previous permanent cluster does not answer ($(last_error_line "$FLEET_ERR")): cannot tell whether it was pivoted, so nothing is created (never a second management cluster)" \
         "nothing was applied" "make the permanent cluster's API server reachable, then run $FLEET_RESUME"
@@ -114,7 +161,13 @@ if ((mc_on_temp == 0)); then
     fleet_fail "$(fleet_kind_gone_message "$KIND_CLUSTER_NAME"), and there is no pivoted management cluster to reuse" \
       "nothing was applied" "$(fleet_recreate_kind_hint)"
   fi
-  # (b) docker duplicate guard.
+  # (b) duplicate guards: the cluster runs, but this stack has no record of it.
+  if [[ $FLEET_PROVIDER == aws && -n ${FLEET_UNRECORDED_CLUSTER_VPCS:-} ]]; then
+    mc_adopt_path="$STATE_DIR/$CLUSTER_NAME.kubeconfig"
+    fleet_fail "refusing to create management cluster '$CLUSTER_NAME': this environment's cluster of that name already runs in AWS (VPC $FLEET_UNRECORDED_CLUSTER_VPCS carries its tags), but this stack has no record of it (e.g. \`pulumi destroy\` released it). Creating it again would build a second cluster on the same AWS resources." \
+      "nothing was applied; the cluster in AWS is untouched" \
+      "adopt it: write its kubeconfig to $mc_adopt_path (umask 077; the managementKubeconfig output saved before the destroy, or /etc/kubernetes/admin.conf of a control-plane node), then pulumi config set -s $FLEET_ENV fleet-bootstrap:adoptExistingManagementCluster $mc_adopt_path; $FLEET_RESUME"
+  fi
   if [[ $FLEET_PROVIDER == docker ]]; then
     if [[ $CLUSTER_NAME == "$KIND_CLUSTER_NAME" ]]; then
       fleet_fail "CLUSTER_NAME and KIND_CLUSTER_NAME are both '$CLUSTER_NAME': their Docker containers would be indistinguishable" \
@@ -130,9 +183,10 @@ if ((mc_on_temp == 0)); then
       while IFS= read -r mc_line; do
         if [[ -n $mc_line ]]; then mc_names+="${mc_names:+, }${mc_line#* }"; fi
       done <<<"$FLEET_OUT"
-      fleet_fail "refusing to create management cluster '$CLUSTER_NAME': Docker containers of a cluster with that name already exist ($mc_names), but no Cluster object on the temporary cluster or a pivoted permanent cluster manages them. Creating it again would build a second cluster." \
+      mc_adopt_path="$STATE_DIR/$CLUSTER_NAME.kubeconfig"
+      fleet_fail "refusing to create management cluster '$CLUSTER_NAME': Docker containers of a cluster with that name already exist ($mc_names), but no Cluster object on the temporary cluster or a pivoted permanent cluster this stack knows manages them (e.g. \`pulumi destroy\` released it). Creating it again would build a second cluster." \
         "nothing was applied; the containers are untouched" \
-        "if they are leftovers, remove them (docker rm -f <names above>); if that cluster is in use, restore its Cluster API objects from a move backup; then run $FLEET_RESUME"
+        "if it is this environment's management cluster, adopt it: (umask 077; kind get kubeconfig --name $CLUSTER_NAME > $mc_adopt_path); pulumi config set -s $FLEET_ENV fleet-bootstrap:adoptExistingManagementCluster $mc_adopt_path; $FLEET_RESUME. If the containers are leftovers, remove them (docker rm -f <names above>) and run $FLEET_RESUME"
     fi
   fi
 fi

@@ -35,7 +35,9 @@
 #     management cluster); after any failed attempt the Clusters it paused on the source are
 #     unpaused; a non-transient failure stops, naming where the objects are and how to resume;
 #   - after: the Cluster is on the target with spec.paused not true, gone from the source, and for
-#     the watch window no Machine is added or removed on the target.
+#     the watch window no Machine is added or removed on the target; then (and on a verified no-op
+#     while the temporary cluster exists) the ConfigMap kube-system/fleet-bootstrap-pivoted on the
+#     temporary cluster records the verified move: the temporary-side steps then do nothing (lib.sh).
 # Stdout: the backup location (directory, or .tar.age file); on a no-op, the newest backup on this
 # machine or else the previous run's output.
 
@@ -266,6 +268,7 @@ if ((pv_on_src == 0 && pv_on_dst == 1)); then
       "Cluster $pv_id is on the permanent cluster only" "$FLEET_RESUME"
   fi
   fleet_log "already pivoted: Cluster $pv_id is on the permanent cluster, unpaused, and not on the temporary cluster; nothing to do"
+  if ((pv_kind == 0)); then fleet_pivot_marker_write "$pv_src" "$pv_id to the permanent cluster"; fi
   pv_location=$(pv_latest_backup)
   printf '%s\n' "${pv_location:-${PULUMI_COMMAND_STDOUT:-}}"
   exit 0
@@ -579,5 +582,6 @@ while :; do
   fleet_wait_progress "watching the Machines of $pv_id on the permanent cluster for a rollout (none so far; waiting for its controllers to report it Available and not rolling out)"
   fleet_wait_sleep
 done
+fleet_pivot_marker_write "$pv_src" "$pv_id to the permanent cluster"
 fleet_log "pivot done: no Machine rolled out in $(fleet_wait_elapsed)s of watching; Cluster $pv_id now manages itself on the permanent cluster"
 printf '%s\n' "$pv_location"

@@ -8,12 +8,17 @@
 #   KIND_CONFIG        kind Cluster config YAML (kind.x-k8s.io/v1alpha4), written to a temp file
 #                      and passed with --config                                          (required)
 # Behaviour: if `kind get clusters` lists the name, the cluster is adopted (and its API server
-# must answer); else `kind create cluster --name --image --config --kubeconfig <temp> --wait 5m`.
+# must answer); else `kind create cluster --name --image --config --kubeconfig <temp> --wait 5m`,
+# except on an update (FLEET_STEP_OPERATION=update, lib.sh): an update never creates the cluster;
+# a cluster that is gone stays gone and the previous output is printed again.
 # A create that fails with a known transient error is retried once after deleting the
 # half-created cluster; a create that fails for good leaves no half-created cluster behind.
+#   FLEET_ADOPT_KUBECONFIG_FILE  set: the stack adopts an existing management cluster; nothing is
+#                      created and stdout is empty (lib.sh)                              (optional)
 # Stdout: the cluster's kubeconfig (`kind get kubeconfig --name`), printed once at the end.
 
 fleet_step temporary-cluster-create
+fleet_adopting_skip "create a kind cluster"
 
 : "${KIND_CLUSTER_NAME:?KIND_CLUSTER_NAME must name the kind cluster}"
 : "${KIND_NODE_IMAGE:?KIND_NODE_IMAGE must name the kind node image}"
@@ -51,6 +56,7 @@ if ((tcc_exists == 2)); then
     "nothing was created" "make sure Docker is running, then run $FLEET_RESUME"
 fi
 
+if ((tcc_exists == 1)); then fleet_temporary_retired 3 ""; fi
 if ((tcc_exists == 0)); then
   fleet_log "kind cluster '$tcc_name' already exists: adopting it instead of creating a new one"
 else

@@ -2,6 +2,7 @@
 // Writes what `pulumi up -s <stack>` would do, from the same program, with no CLI, cluster or cloud.
 import * as fs from "fs";
 import * as path from "path";
+import { STEP_SCRIPT_VARIABLES } from "../render/steps";
 import { toYaml } from "../render/yaml";
 import { readOverrides } from "../stacks/stackFiles";
 import { optionValue } from "./args";
@@ -78,7 +79,7 @@ function planMarkdown(plan: Plan): string {
         for (const step of stepsOf(component)) {
             const env = (step.inputs.environment ?? {}) as Record<string, unknown>;
             const inputs = Object.entries(env)
-                .filter(([k]) => k !== "FLEET_STEP")
+                .filter(([k]) => k !== "FLEET_STEP" && !(STEP_SCRIPT_VARIABLES as readonly string[]).includes(k))
                 .map(([k, v]) => (v === SECRET ? `${k} (secret)` : k))
                 .join(", ");
             lines.push(`   - step \`${step.name}\`${step.options.retainOnDelete ? " (kept on destroy)" : ""}${step.options.deletedWith ? " (deleted with the temporary cluster)" : ""}; inputs: ${inputs}`);

@@ -30,7 +30,10 @@ export interface KindInfo {
     version: string;
     plural: string;
     namespaced: boolean;
+    /** Label of the provider whose CRD serves the kind (null: built in). */
     provider: string | null;
+    served: string[];
+    deprecated: string[];
 }
 
 export interface ServerState {
@@ -167,7 +170,7 @@ export class World {
     createKindCluster(name: string, image?: string): ServerState;
     deleteKindCluster(name: string, event?: "kind-delete" | "kind-vanished"): boolean;
     kubeconfigFor(srv: ServerState): string;
-    K(kind: string, group?: string): KindInfo;
+    K(kind: string, group?: string): KindInfo | undefined;
     get(srv: ServerState, info: KindInfo, ns: string, name: string): K8sObj | null;
     list(srv: ServerState, info: KindInfo, ns?: string): K8sObj[];
     put(srv: ServerState, obj: K8sObj): K8sObj;
@@ -184,6 +187,5 @@ export class World {
     knownSecrets(): string[];
 }
 
-export function managementManifests(o: { name: string; namespace: string; provider?: "docker" | "aws"; workers?: number; controlPlanes?: number }): string;
 export function b64(s: string): string;
 export function unb64(s: string): string;

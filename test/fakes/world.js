@@ -5,7 +5,7 @@
 // (one per kind cluster and per management cluster Cluster API created, each reached through
 // `server: https://127.0.0.1:<port>` in its kubeconfig), the objects each server stores, the
 // clusterctl provider inventory, Docker containers, and a history of destructive events the tests
-// assert on. A scenario file (FAKE_SCENARIO, JSON, see scenario.d.ts) injects behaviour. Every
+// assert on. A scenario file (FAKE_SCENARIO, JSON, see world.d.ts) injects behaviour. Every
 // invocation appends one JSON line to FAKE_LOG (argv, environment variable NAMES, modes of the
 // kubeconfig/config files passed, whether a default kubeconfig would have been used).
 //
@@ -17,23 +17,25 @@
 
 const fs = require('fs');
 const path = require('path');
+const { providerKinds } = require('./crds.js');
 
 const START_MS = Date.now();
 const DEFAULT_VERSIONS = { kind: '0.29.0', clusterctl: '1.14.0', kubectl: '1.33.1', docker: '28.1.1', age: '1.2.1' };
 const CERT_MANAGER_VERSION = 'v1.18.2';
 
 // ---------------------------------------------------------------------------------------------
-// Resource registry (kinds, plurals and short names as the upstream CRDs declare them).
+// Resource registry: the built-in kinds the steps use, then every kind the providers' upstream CRDs
+// declare (crds.js), with their plurals, short names, scope and served versions.
 function K(kind, group, version, plural, o = {}) {
   return {
     kind, group, version, plural,
     namespaced: o.namespaced !== false,
     short: o.short || [],
-    provider: o.provider || null, // manifest label of the provider that installs the CRD; null = built in
-    served: o.served || [version],
+    provider: null, // built in
+    served: [version],
+    deprecated: [],
   };
 }
-const V12 = ['v1beta1', 'v1beta2'];
 const KINDS = [
   K('Namespace', '', 'v1', 'namespaces', { namespaced: false, short: ['ns'] }),
   K('Secret', '', 'v1', 'secrets'),
@@ -41,29 +43,7 @@ const KINDS = [
   K('Node', '', 'v1', 'nodes', { namespaced: false, short: ['no'] }),
   K('Deployment', 'apps', 'v1', 'deployments', { short: ['deploy'] }),
   K('CustomResourceDefinition', 'apiextensions.k8s.io', 'v1', 'customresourcedefinitions', { namespaced: false, short: ['crd', 'crds'] }),
-  K('Cluster', 'cluster.x-k8s.io', 'v1beta2', 'clusters', { provider: 'cluster-api', short: ['cl'], served: V12 }),
-  K('ClusterClass', 'cluster.x-k8s.io', 'v1beta2', 'clusterclasses', { provider: 'cluster-api', short: ['cc'], served: V12 }),
-  K('Machine', 'cluster.x-k8s.io', 'v1beta2', 'machines', { provider: 'cluster-api', short: ['ma'], served: V12 }),
-  K('MachineSet', 'cluster.x-k8s.io', 'v1beta2', 'machinesets', { provider: 'cluster-api', short: ['ms'], served: V12 }),
-  K('MachineDeployment', 'cluster.x-k8s.io', 'v1beta2', 'machinedeployments', { provider: 'cluster-api', short: ['md'], served: V12 }),
-  K('MachineHealthCheck', 'cluster.x-k8s.io', 'v1beta2', 'machinehealthchecks', { provider: 'cluster-api', short: ['mhc'], served: V12 }),
-  K('ClusterResourceSet', 'addons.cluster.x-k8s.io', 'v1beta2', 'clusterresourcesets', { provider: 'cluster-api', served: V12 }),
-  K('Provider', 'clusterctl.cluster.x-k8s.io', 'v1alpha3', 'providers', { provider: 'clusterctl' }),
-  K('KubeadmConfig', 'bootstrap.cluster.x-k8s.io', 'v1beta2', 'kubeadmconfigs', { provider: 'bootstrap-kubeadm', served: V12 }),
-  K('KubeadmConfigTemplate', 'bootstrap.cluster.x-k8s.io', 'v1beta2', 'kubeadmconfigtemplates', { provider: 'bootstrap-kubeadm', served: V12 }),
-  K('KubeadmControlPlane', 'controlplane.cluster.x-k8s.io', 'v1beta2', 'kubeadmcontrolplanes', { provider: 'control-plane-kubeadm', short: ['kcp'], served: V12 }),
-  K('KubeadmControlPlaneTemplate', 'controlplane.cluster.x-k8s.io', 'v1beta2', 'kubeadmcontrolplanetemplates', { provider: 'control-plane-kubeadm', served: V12 }),
-  K('DockerCluster', 'infrastructure.cluster.x-k8s.io', 'v1beta2', 'dockerclusters', { provider: 'infrastructure-docker', served: V12 }),
-  K('DockerMachine', 'infrastructure.cluster.x-k8s.io', 'v1beta2', 'dockermachines', { provider: 'infrastructure-docker', served: V12 }),
-  K('DockerMachineTemplate', 'infrastructure.cluster.x-k8s.io', 'v1beta2', 'dockermachinetemplates', { provider: 'infrastructure-docker', served: V12 }),
-  K('AWSCluster', 'infrastructure.cluster.x-k8s.io', 'v1beta2', 'awsclusters', { provider: 'infrastructure-aws', short: ['awsc'] }),
-  K('AWSMachine', 'infrastructure.cluster.x-k8s.io', 'v1beta2', 'awsmachines', { provider: 'infrastructure-aws', short: ['awsm'] }),
-  K('AWSMachineTemplate', 'infrastructure.cluster.x-k8s.io', 'v1beta2', 'awsmachinetemplates', { provider: 'infrastructure-aws', short: ['awsmt'] }),
-  K('AWSClusterControllerIdentity', 'infrastructure.cluster.x-k8s.io', 'v1beta2', 'awsclustercontrolleridentities', { provider: 'infrastructure-aws', namespaced: false, short: ['awsci'] }),
-  K('HelmChartProxy', 'addons.cluster.x-k8s.io', 'v1alpha1', 'helmchartproxies', { provider: 'addon-helm', short: ['hcp'] }),
-  K('HelmReleaseProxy', 'addons.cluster.x-k8s.io', 'v1alpha1', 'helmreleaseproxies', { provider: 'addon-helm', short: ['hrp'] }),
-  K('Kustomization', 'kustomize.toolkit.fluxcd.io', 'v1', 'kustomizations', { provider: 'flux', short: ['ks'] }),
-  K('HelmRelease', 'helm.toolkit.fluxcd.io', 'v2', 'helmreleases', { provider: 'flux', short: ['hr'] }),
+  ...providerKinds(),
 ];
 const kindId = (k) => (k.group ? `${k.kind}.${k.group}` : k.kind);
 const KIND_BY_ID = Object.fromEntries(KINDS.map((k) => [kindId(k), k]));
@@ -435,9 +415,14 @@ class World {
     for (const c of this.list(srv, clusterInfo)) this.reconcileCluster(srv, c);
   }
 
+  infraKindOf(cluster) {
+    return ((cluster.spec || {}).infrastructureRef || {}).kind || 'DevCluster';
+  }
+
+  // The provider serving the Cluster's infrastructure kind (CAPD: Dev* and Docker*; CAPA: AWS*).
   infraLabelOf(cluster) {
-    const kind = ((cluster.spec || {}).infrastructureRef || {}).kind || 'DockerCluster';
-    return kind.startsWith('AWS') ? 'infrastructure-aws' : 'infrastructure-docker';
+    const info = this.K(this.infraKindOf(cluster), 'infrastructure.cluster.x-k8s.io');
+    return info ? info.provider : 'infrastructure-docker';
   }
 
   stallFor(cluster) {
@@ -459,7 +444,7 @@ class World {
     this.put(srv, {
       apiVersion: 'cluster.x-k8s.io/v1beta2', kind: 'Machine',
       metadata: { name, namespace: ns, labels },
-      spec: { clusterName: cluster.metadata.name, bootstrap: { configRef: { kind: 'KubeadmConfig', name } }, infrastructureRef: { kind: this.infraLabelOf(cluster) === 'infrastructure-aws' ? 'AWSMachine' : 'DockerMachine', name } },
+      spec: { clusterName: cluster.metadata.name, bootstrap: { configRef: { kind: 'KubeadmConfig', name } }, infrastructureRef: { kind: this.infraKindOf(cluster).replace(/Cluster$/, 'Machine'), name } },
     });
     if (this.infraLabelOf(cluster) === 'infrastructure-docker') {
       this.addContainer(`${cluster.metadata.name}-${name}`, { 'io.x-k8s.kind.cluster': cluster.metadata.name, 'io.x-k8s.kind.role': controlPlane ? 'control-plane' : 'worker' }, 'kindest/node:v1.33.1');
@@ -574,15 +559,16 @@ class World {
     const clusters = this.list(srv, clusterInfo, ns);
     const names = clusters.map((c) => c.metadata.name);
     const order = [
-      ['Cluster', 'cluster.x-k8s.io'], ['DockerCluster', 'infrastructure.cluster.x-k8s.io'], ['AWSCluster', 'infrastructure.cluster.x-k8s.io'],
+      ['Cluster', 'cluster.x-k8s.io'], ['DevCluster', 'infrastructure.cluster.x-k8s.io'], ['DockerCluster', 'infrastructure.cluster.x-k8s.io'], ['AWSCluster', 'infrastructure.cluster.x-k8s.io'],
       ['KubeadmControlPlane', 'controlplane.cluster.x-k8s.io'], ['MachineDeployment', 'cluster.x-k8s.io'], ['MachineSet', 'cluster.x-k8s.io'],
       ['Machine', 'cluster.x-k8s.io'], ['KubeadmConfigTemplate', 'bootstrap.cluster.x-k8s.io'], ['KubeadmConfig', 'bootstrap.cluster.x-k8s.io'],
-      ['DockerMachineTemplate', 'infrastructure.cluster.x-k8s.io'], ['AWSMachineTemplate', 'infrastructure.cluster.x-k8s.io'],
-      ['DockerMachine', 'infrastructure.cluster.x-k8s.io'], ['AWSMachine', 'infrastructure.cluster.x-k8s.io'], ['Secret', ''],
+      ['DevMachineTemplate', 'infrastructure.cluster.x-k8s.io'], ['DockerMachineTemplate', 'infrastructure.cluster.x-k8s.io'], ['AWSMachineTemplate', 'infrastructure.cluster.x-k8s.io'],
+      ['DevMachine', 'infrastructure.cluster.x-k8s.io'], ['DockerMachine', 'infrastructure.cluster.x-k8s.io'], ['AWSMachine', 'infrastructure.cluster.x-k8s.io'], ['Secret', ''],
     ];
     const out = [];
     for (const [kind, group] of order) {
       const info = this.K(kind, group);
+      if (!info) throw new Error(`no CRD declares ${kind}.${group}`);
       if (!this.installed(srv, info)) continue;
       for (const o of this.list(srv, info, ns)) {
         if (kind === 'Secret' && !names.some((n) => o.metadata.name.startsWith(`${n}-`))) continue;
@@ -664,48 +650,6 @@ class World {
     for (const name of Object.keys(this.st.managementClustersCreated)) out.push(`FAKE-CA-KEY-${name}`, b64(`FAKE-CA-KEY-${name}`));
     return out;
   }
-}
-
-// Multi-document manifests of a management cluster as the program renders them (for tests and
-// seeding): Namespace, Cluster, infra cluster, KubeadmControlPlane, machine templates,
-// MachineDeployment, KubeadmConfigTemplate, CNI HelmChartProxy.
-function managementManifests({ name, namespace, provider = 'docker', workers = 1, controlPlanes = 1 }) {
-  const infra = provider === 'aws'
-    ? { cluster: 'AWSCluster', template: 'AWSMachineTemplate', spec: { region: 'eu-west-1', sshKeyName: '' }, tspec: { instanceType: 't3.large', iamInstanceProfile: 'nodes.cluster-api-provider-aws.sigs.k8s.io', sshKeyName: '' } }
-    : { cluster: 'DockerCluster', template: 'DockerMachineTemplate', spec: {}, tspec: { extraMounts: [{ containerPath: '/var/run/docker.sock', hostPath: '/var/run/docker.sock' }] } };
-  const docs = [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
-    {
-      apiVersion: 'cluster.x-k8s.io/v1beta2', kind: 'Cluster',
-      metadata: { name, namespace, labels: { 'fleet.example.com/cni': 'cilium' } },
-      spec: {
-        clusterNetwork: { pods: { cidrBlocks: ['192.168.0.0/16'] } },
-        controlPlaneRef: { apiGroup: 'controlplane.cluster.x-k8s.io', kind: 'KubeadmControlPlane', name: `${name}-control-plane` },
-        infrastructureRef: { apiGroup: 'infrastructure.cluster.x-k8s.io', kind: infra.cluster, name },
-      },
-    },
-    { apiVersion: 'infrastructure.cluster.x-k8s.io/v1beta2', kind: infra.cluster, metadata: { name, namespace }, spec: infra.spec },
-    { apiVersion: 'infrastructure.cluster.x-k8s.io/v1beta2', kind: infra.template, metadata: { name: `${name}-control-plane`, namespace }, spec: { template: { spec: infra.tspec } } },
-    { apiVersion: 'infrastructure.cluster.x-k8s.io/v1beta2', kind: infra.template, metadata: { name: `${name}-md-0`, namespace }, spec: { template: { spec: infra.tspec } } },
-    {
-      apiVersion: 'controlplane.cluster.x-k8s.io/v1beta2', kind: 'KubeadmControlPlane',
-      metadata: { name: `${name}-control-plane`, namespace },
-      spec: { replicas: controlPlanes, version: 'v1.33.1', machineTemplate: { spec: { infrastructureRef: { apiGroup: 'infrastructure.cluster.x-k8s.io', kind: infra.template, name: `${name}-control-plane` } } }, kubeadmConfigSpec: {} },
-    },
-    { apiVersion: 'bootstrap.cluster.x-k8s.io/v1beta2', kind: 'KubeadmConfigTemplate', metadata: { name: `${name}-md-0`, namespace }, spec: { template: { spec: {} } } },
-    {
-      apiVersion: 'cluster.x-k8s.io/v1beta2', kind: 'MachineDeployment',
-      metadata: { name: `${name}-md-0`, namespace },
-      spec: { clusterName: name, replicas: workers, template: { spec: { clusterName: name, version: 'v1.33.1', bootstrap: { configRef: { apiGroup: 'bootstrap.cluster.x-k8s.io', kind: 'KubeadmConfigTemplate', name: `${name}-md-0` } }, infrastructureRef: { apiGroup: 'infrastructure.cluster.x-k8s.io', kind: infra.template, name: `${name}-md-0` } } } },
-    },
-    {
-      apiVersion: 'addons.cluster.x-k8s.io/v1alpha1', kind: 'HelmChartProxy',
-      metadata: { name: 'cilium', namespace },
-      spec: { clusterSelector: { matchLabels: { 'fleet.example.com/cni': 'cilium' } }, repoURL: 'https://helm.cilium.io/', chartName: 'cilium', version: '1.17.4', namespace: 'kube-system' },
-    },
-  ];
-  const yaml = require('js-yaml');
-  return docs.map((d) => yaml.dump(d, { lineWidth: -1, noRefs: true })).join('---\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -828,6 +772,6 @@ function parseFlags(argv, valued) {
 module.exports = {
   runTool, ruleOutput, parseFlags, ToolExit,
   World, KINDS, PROVIDERS, PROVIDER_TYPE_ORDER, DEFAULT_VERSIONS, CERT_MANAGER_VERSION,
-  b64, unb64, clone, okey, versionCmp, kindId, serverPortFromKubeconfig, managementManifests,
+  b64, unb64, clone, okey, versionCmp, kindId, serverPortFromKubeconfig,
   fileArg, defaultKubeconfigPath, logInvocation, killStep, readStdin, modeOf,
 };

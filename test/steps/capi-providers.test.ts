@@ -4,8 +4,9 @@ import {
     cell,
     FAKE_AWS_CREDENTIALS, FAKE_AWS_SECRET, KIND, MGMT, MGMT_NS, PIN_ENV, TestWorld, assertFailureMessage, checkInvariants,
     invocations, seedManagementReady,
+    renderedManagement,
 } from "./harness";
-import { K8sObj, managementManifests } from "../fakes/world";
+import { K8sObj } from "../fakes/world";
 import { encodeCapaCredentials } from "../../render/awsCredentials";
 
 const tempEnv = { FLEET_TARGET: "temporary", KIND_CLUSTER_NAME: KIND, ...PIN_ENV };
@@ -138,7 +139,7 @@ describe("step capi-providers", () => {
 
         cell("fresh + already done: kubeconfig contents only in a 0600 file, credentials never on a command line or in logs, CAPA on control-plane nodes", async () => {
             const w = new TestWorld();
-            seedManagementReady(w, managementManifests({ name: MGMT, namespace: MGMT_NS }), { permanentProviders: false });
+            seedManagementReady(w, renderedManagement({ name: MGMT, namespace: MGMT_NS }), { permanentProviders: false });
             const env = {
                 FLEET_TARGET: "permanent", FLEET_TARGET_KUBECONFIG: w.kubeconfigOf(MGMT), ...awsPins,
                 AWS_B64ENCODED_CREDENTIALS: FAKE_AWS_CREDENTIALS, CAPA_CONTROLLERS_ON_CONTROL_PLANE: "true", EXP_MACHINE_POOL: "true",
@@ -185,7 +186,7 @@ describe("step capi-providers", () => {
 
         cell("permanent: the AWS variable missing is clusterctl's own error, reported with the resume command", async () => {
             const w = new TestWorld();
-            seedManagementReady(w, managementManifests({ name: MGMT, namespace: MGMT_NS }), { permanentProviders: false });
+            seedManagementReady(w, renderedManagement({ name: MGMT, namespace: MGMT_NS }), { permanentProviders: false });
             const r = await w.run("capi-providers", { FLEET_TARGET: "permanent", FLEET_TARGET_KUBECONFIG: w.kubeconfigOf(MGMT), ...awsPins });
             assertFailureMessage(r, /Error: value for variables \[AWS_B64ENCODED_CREDENTIALS\] is not set/);
             checkInvariants(w);

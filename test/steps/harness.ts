@@ -14,7 +14,12 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { stepScript, StepName } from "../../render/steps";
+import { renderManagementBootstrap } from "../../render/modules";
+import { STEP_COMMANDS, stepScript, StepName } from "../../render/steps";
+import { toYaml } from "../../render/yaml";
+import { fleetLabels } from "../../stacks/spec";
+import { localSpec, stagingSpec } from "../fixtures/specs";
+import { crdsDir } from "../support/validate";
 import { FakeState, LogEntry, Scenario, ServerState, World, b64 } from "../fakes/world";
 
 export const REPO = path.resolve(__dirname, "..", "..");
@@ -62,6 +67,8 @@ export interface RunResult {
     signal: NodeJS.Signals | null;
     stdout: string;
     stderr: string;
+    /** stdout and stderr interleaved as they arrived: what @pulumi/command puts in its error message. */
+    output: string;
     /** Invocations of the fakes during this run. */
     log: LogEntry[];
     ms: number;
@@ -69,6 +76,10 @@ export interface RunResult {
 
 export interface RunOptions {
     stdin?: string;
+    /** How @pulumi/command runs the step: create (default) or update (then PULUMI_COMMAND_* come from `previous`). */
+    operation?: "create" | "update";
+    /** The previous run of this step, as the Command's state records it (update only). */
+    previous?: RunResult;
     /** Extra or overriding environment; undefined removes a variable. */
     env?: Record<string, string | undefined>;
 }
@@ -148,14 +159,21 @@ export class TestWorld {
         });
     }
 
+    /** Runs a step exactly as its Command does: the one-line create (or update) command, the script in FLEET_STEP_SCRIPT. */
     run(step: StepName, env: Record<string, string | undefined> = {}, opts: RunOptions = {}): Promise<RunResult> {
+        const operation = opts.operation ?? "create";
+        const previous = operation === "update" && opts.previous ? { PULUMI_COMMAND_STDOUT: trimEnd(opts.previous.stdout), PULUMI_COMMAND_STDERR: trimEnd(opts.previous.stderr) } : {};
+        return this.runCommand(step, STEP_COMMANDS[operation], { FLEET_STEP: step, FLEET_STEP_SCRIPT: stepScript(step), ...previous, ...env }, opts);
+    }
+
+    /** Runs a command line with /bin/bash -c in this world (the fakes on PATH), as @pulumi/command would. */
+    runCommand(step: StepName, commandLine: string, env: Record<string, string | undefined>, opts: RunOptions = {}): Promise<RunResult> {
         const before = this.log().length;
         const base: Record<string, string | undefined> = {
             PATH: `${this.bin}:${systemBin()}`,
             HOME: this.home,
             FLEET_STATE_DIR: this.stateRoot,
             FLEET_ENV: this.envName,
-            FLEET_STEP: step,
             FLEET_POLL_SECONDS: "0",
             FLEET_API_PROBES: "1",
             FLEET_ROLLOUT_WATCH_SECONDS: "0",
@@ -164,17 +182,26 @@ export class TestWorld {
             FAKE_LOG: this.logPath,
             FAKE_SCENARIO: this.scenarioPath,
             FAKE_ALLOW_KILL: "1",
+            // The fakes serve the kinds of these upstream CRDs.
+            FLEET_CRDS_DIR: crdsDir,
         };
         const merged = { ...base, ...env, ...(opts.env ?? {}) };
         const childEnv: Record<string, string> = {};
         for (const [k, v] of Object.entries(merged)) if (v !== undefined) childEnv[k] = v;
         const started = Date.now();
         return new Promise((resolve, reject) => {
-            const child = spawn("/bin/bash", ["-c", stepScript(step)], { env: childEnv, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+            const child = spawn("/bin/bash", ["-c", commandLine], { env: childEnv, detached: true, stdio: ["pipe", "pipe", "pipe"] });
             let stdout = "";
             let stderr = "";
-            child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-            child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+            let output = "";
+            child.stdout.on("data", (d: Buffer) => {
+                stdout += d.toString();
+                output += d.toString();
+            });
+            child.stderr.on("data", (d: Buffer) => {
+                stderr += d.toString();
+                output += d.toString();
+            });
             const guard = setTimeout(() => {
                 try {
                     process.kill(-(child.pid as number), "SIGKILL");
@@ -185,7 +212,7 @@ export class TestWorld {
             child.on("error", reject);
             child.on("close", (code, signal) => {
                 clearTimeout(guard);
-                const result: RunResult = { step, code, signal, stdout, stderr, log: this.log().slice(before), ms: Date.now() - started };
+                const result: RunResult = { step, code, signal, stdout, stderr, output, log: this.log().slice(before), ms: Date.now() - started };
                 this.runs.push(result);
                 resolve(result);
             });
@@ -193,6 +220,11 @@ export class TestWorld {
             child.stdin.end(opts.stdin ?? "");
         });
     }
+}
+
+/** @pulumi/command records stdout and stderr without their trailing newline. */
+export function trimEnd(text: string): string {
+    return text.replace(/\n$/, "");
 }
 
 // ------------------------------------------------------------------------------------------
@@ -215,6 +247,23 @@ export const PIN_ENV = {
 export const KIND = "fleet-local";
 export const MGMT = "mgmt";
 export const MGMT_NS = "fleet-system";
+
+/**
+ * The management cluster's manifests exactly as the program renders them (render/modules.ts) for the
+ * `local` stack (CAPD Dev* kinds), or `staging` (CAPA) with provider "aws": never hand-written objects.
+ */
+export function renderedManagement(opts: { name?: string; namespace?: string; workers?: number; provider?: "docker" | "aws" } = {}): string {
+    const base = opts.provider === "aws" ? stagingSpec() : localSpec();
+    const name = opts.name ?? MGMT;
+    const mgmt = base.managementCluster;
+    const managementCluster = {
+        ...mgmt,
+        name,
+        labels: { ...mgmt.labels, [fleetLabels.cluster]: name },
+        workers: { ...mgmt.workers, replicas: opts.workers ?? mgmt.workers.replicas },
+    };
+    return toYaml(renderManagementBootstrap({ ...base, clusterNamespace: opts.namespace ?? MGMT_NS, managementCluster }));
+}
 
 /** kind cluster with the providers installed and ready. */
 export function seedTemporaryWithProviders(w: TestWorld, pins = DOCKER_PINS): void {

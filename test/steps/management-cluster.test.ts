@@ -4,10 +4,11 @@ import {
     cell,
     DOCKER_PINS, KIND, MGMT, MGMT_NS, TestWorld, assertFailureMessage, checkInvariants, invocations, seedManagementReady,
     seedTemporaryWithProviders,
+    renderedManagement,
 } from "./harness";
-import { ServerState, managementManifests } from "../fakes/world";
+import { ServerState } from "../fakes/world";
 
-const manifests = managementManifests({ name: MGMT, namespace: MGMT_NS, provider: "docker", workers: 2 });
+const manifests = renderedManagement({ name: MGMT, namespace: MGMT_NS, provider: "docker", workers: 2 });
 const env = { KIND_CLUSTER_NAME: KIND, CLUSTER_NAME: MGMT, CLUSTER_NAMESPACE: MGMT_NS, FLEET_PROVIDER: "docker" };
 const run = (w: TestWorld, extra: Record<string, string> = {}) => w.run("management-cluster", { ...env, ...extra }, { stdin: manifests });
 
@@ -146,5 +147,31 @@ describe("step management-cluster", () => {
         const r = await run(w);
         assertFailureMessage(r, /the Cluster API CRDs are missing on the temporary cluster: the capi-providers step installs them\): error: resource mapping not found for name: "[\w-]+" namespace: "fleet-system" from "STDIN": no matches for kind "\w+" in version "[\w.-]+\/\w+"/);
         checkInvariants(w);
+    });
+
+    cell("destroyed then up, cluster exists (aws): this environment's cluster runs in AWS unrecorded; refused with the commands that adopt it, nothing applied; an interrupted first up (the Cluster on kind) goes on", async () => {
+        const awsEnv = { ...env, FLEET_PROVIDER: "aws", FLEET_UNRECORDED_CLUSTER_VPCS: "vpc-0abc1234" };
+        const awsPins = DOCKER_PINS.map((p) => p.replace("InfrastructureProvider/docker:v1.14.0", "InfrastructureProvider/aws:v2.11.1"));
+        const awsManifests = renderedManagement({ name: MGMT, namespace: MGMT_NS, provider: "aws" });
+        const w = new TestWorld();
+        seedTemporaryWithProviders(w, awsPins);
+        const r = await w.run("management-cluster", awsEnv, { stdin: awsManifests });
+        assertFailureMessage(
+            r,
+            /refusing to create management cluster 'mgmt': this environment's cluster of that name already runs in AWS \(VPC vpc-0abc1234 carries its tags\), but this stack has no record of it/,
+            /adopt it: write its kubeconfig to \S+\/mgmt\.kubeconfig .*pulumi config set -s local fleet-bootstrap:adoptExistingManagementCluster \S+\/mgmt\.kubeconfig; pulumi up -s local/,
+        );
+        assert.strictEqual(invocations(r, "kubectl", "apply").length, 0);
+        assert.strictEqual(created(w), 0);
+
+        const resumed = new TestWorld();
+        seedTemporaryWithProviders(resumed, awsPins);
+        resumed.seed((world) => world.seedApply(world.serverByName(KIND) as ServerState, awsManifests));
+        const again = await resumed.run("management-cluster", awsEnv, { stdin: awsManifests });
+        assert.strictEqual(again.code, 0, again.stderr);
+        assert.match(again.stderr, /already on the temporary cluster: re-applying/);
+        assert.strictEqual(resumed.state().managementClustersCreated[MGMT], 1);
+        checkInvariants(w);
+        checkInvariants(resumed, { stdoutMayHoldSecrets: true });
     });
 });

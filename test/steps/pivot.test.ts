@@ -5,10 +5,11 @@ import * as path from "path";
 import {
     cell,
     KIND, MGMT, MGMT_NS, TestWorld, assertFailureMessage, checkInvariants, invocations, seedManagementReady,
+    renderedManagement,
 } from "./harness";
-import { K8sObj, ServerState, managementManifests, unb64 } from "../fakes/world";
+import { K8sObj, ServerState, unb64 } from "../fakes/world";
 
-const manifests = managementManifests({ name: MGMT, namespace: MGMT_NS, provider: "docker", workers: 2 });
+const manifests = renderedManagement({ name: MGMT, namespace: MGMT_NS, provider: "docker", workers: 2 });
 const CLUSTER_KEY = `${MGMT_NS}/${MGMT}`;
 const AGE_RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 
@@ -296,7 +297,7 @@ describe("step pivot", () => {
 
     cell("the Cluster on neither cluster (management step never ran): stops, naming it", async () => {
         const w = new TestWorld();
-        seedManagementReady(w, managementManifests({ name: "other", namespace: "elsewhere" }));
+        seedManagementReady(w, renderedManagement({ name: "other", namespace: "elsewhere" }));
         w.seed((world) => {
             const perm = world.serverByName("other") as ServerState;
             perm.name = MGMT;

@@ -3,8 +3,8 @@ import * as assert from "assert";
 import {
     cell,
     KIND, MGMT, MGMT_NS, TestWorld, assertFailureMessage, checkInvariants, invocations, seedManagementReady, seedTemporaryWithProviders,
+    renderedManagement,
 } from "./harness";
-import { managementManifests } from "../fakes/world";
 
 const KIND_CONFIG = [
     "kind: Cluster",
@@ -136,7 +136,7 @@ describe("step temporary-cluster-delete", () => {
 
     cell("interlock: refuses while the cluster holds a Cluster (pivot not verified), naming it; nothing deleted", async () => {
         const w = new TestWorld();
-        seedManagementReady(w, managementManifests({ name: MGMT, namespace: MGMT_NS }));
+        seedManagementReady(w, renderedManagement({ name: MGMT, namespace: MGMT_NS }));
         const r = await w.run("temporary-cluster-delete", deleteEnv);
         assertFailureMessage(r, /refusing to delete kind cluster 'fleet-local': it still holds Cluster API Cluster\(s\) fleet-system\/mgmt\.\n\[temporary-cluster-delete\] The pivot is not verified/, /clusterctl move --kubeconfig kind\.kubeconfig --to-kubeconfig <permanent kubeconfig> -n <namespace>/);
         assert.strictEqual(invocations(r, "kind", "delete").length, 0);
@@ -156,7 +156,7 @@ describe("step temporary-cluster-delete", () => {
 
     cell("permanent: an API server that never answers means it cannot verify: refuses, cluster kept", async () => {
         const w = new TestWorld({ scenario: { unreachable: [KIND] } });
-        seedManagementReady(w, managementManifests({ name: MGMT, namespace: MGMT_NS }));
+        seedManagementReady(w, renderedManagement({ name: MGMT, namespace: MGMT_NS }));
         const r = await w.run("temporary-cluster-delete", deleteEnv);
         assertFailureMessage(r, /cannot check whether kind cluster 'fleet-local' still holds Cluster API Clusters/, /make its API server answer .* and run pulumi destroy -s local/);
         assert.deepStrictEqual(Object.keys(w.state().kind), [KIND]);
