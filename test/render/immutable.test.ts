@@ -6,7 +6,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { IMMUTABLE_FIELDS } from "../../render/immutable";
 import { planStack } from "../../tools/planner";
-import { crdsDir } from "../support/validate";
+import { crdsDir } from "../fixtures/paths";
 
 interface Schema { description?: string; properties?: Record<string, Schema>; items?: Schema }
 
@@ -26,7 +26,7 @@ describe("immutable fields", () => {
         };
         assert.deepStrictEqual(Object.keys(IMMUTABLE_FIELDS).sort(), Object.keys(files).sort());
         for (const [kind, file] of Object.entries(files)) {
-            const crd = yaml.load(fs.readFileSync(path.join(crdsDir, file), "utf8")) as { spec: { versions: { storage: boolean; schema: { openAPIV3Schema: Schema } }[] } };
+            const crd = yaml.load(fs.readFileSync(path.join(crdsDir(), file), "utf8")) as { spec: { versions: { storage: boolean; schema: { openAPIV3Schema: Schema } }[] } };
             const storage = crd.spec.versions.find((v) => v.storage)!;
             assert.deepStrictEqual([...IMMUTABLE_FIELDS[kind]].sort(), immutablePaths(storage.schema.openAPIV3Schema).sort(), kind);
         }

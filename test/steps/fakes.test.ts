@@ -3,7 +3,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
-import { crdsDir } from "../support/validate";
+import { crdsDir } from "../fixtures/paths";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const crds = require("../fakes/crds.js") as {
@@ -18,7 +18,7 @@ interface Crd {
 
 describe("fake API servers", () => {
     before(() => {
-        process.env.FLEET_CRDS_DIR = crdsDir;
+        process.env.FLEET_CRDS_DIR = crdsDir();
     });
 
     it("read every CRD a provider installs exactly as a YAML parser does (group, names, scope, served, storage, deprecated)", () => {

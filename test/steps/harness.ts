@@ -19,7 +19,7 @@ import { STEP_COMMANDS, stepScript, StepName } from "../../render/steps";
 import { toYaml } from "../../render/yaml";
 import { fleetLabels } from "../../stacks/spec";
 import { localSpec, stagingSpec } from "../fixtures/specs";
-import { crdsDir } from "../support/validate";
+import { crdsDir } from "../fixtures/paths";
 import { FakeState, LogEntry, Scenario, ServerState, World, b64 } from "../fakes/world";
 
 export const REPO = path.resolve(__dirname, "..", "..");
@@ -183,7 +183,7 @@ export class TestWorld {
             FAKE_SCENARIO: this.scenarioPath,
             FAKE_ALLOW_KILL: "1",
             // The fakes serve the kinds of these upstream CRDs.
-            FLEET_CRDS_DIR: crdsDir,
+            FLEET_CRDS_DIR: crdsDir(),
         };
         const merged = { ...base, ...env, ...(opts.env ?? {}) };
         const childEnv: Record<string, string> = {};
