@@ -4,7 +4,11 @@
 //   kind: one kind cluster at a time, backed by the `kind` API server. `create cluster` hands out that
 //     server's kubeconfig (restarting the server if a delete stopped it); `delete cluster` stops it and
 //     wipes its etcd, so the cluster and everything in it are gone, as with kind.
-//   docker: `version` and `ps` over the kind node container and the containers CAPD creates.
+//   docker: `version` and `ps` over the kind node container and the containers CAPD creates; the local
+//     fleet source's commands (network inspect, inspect, run, start, exec, rm: a registry container and
+//     `flux push artifact` into it) go to the fast tier's docker fake (test/fakes/bin/docker), one model
+//     of them for both tiers, over a state file of its own that knows the `kind` network once kind made it.
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -12,6 +16,11 @@ import * as path from "node:path";
 import * as crypto from "node:crypto";
 import { Container } from "./controllers";
 import { KubeApiServer, kubeconfigFor } from "./kubeApiServer";
+
+// The fast tier's fake world (CommonJS) and docker fake.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { World: FakeWorld } = require("../fakes/world.js") as { World: new (statePath: string) => { st: { docker: { networks?: string[] } }; save(): void } };
+const FAST_TIER_DOCKER = path.join(__dirname, "..", "fakes", "bin", "docker");
 
 export const KIND_VERSION = "0.29.0";
 export const DOCKER_VERSION = "28.1.1";
@@ -58,6 +67,8 @@ export class FakeKindAndDocker {
     constructor(
         private readonly kindServer: KubeApiServer,
         private readonly containers: Map<string, Container>,
+        /** State file of the registry containers and networks (the fast tier's docker fake keeps them). */
+        private readonly registryState: string,
     ) {}
 
     async listen(): Promise<void> {
@@ -162,7 +173,30 @@ export class FakeKindAndDocker {
         return { stdout: "", stderr: `ERROR: unknown command "${args.pos.join(" ")}" for "kind" (the fake answers version, get clusters, get kubeconfig, create cluster, delete cluster)\n`, code: 1 };
     }
 
+    /** The fleet source's docker commands, answered by the fast tier's fake over its own state file. */
+    private registryDocker(call: ToolCall): ToolResult {
+        // kind creates the `kind` network with its first cluster and never deletes it.
+        const world = new FakeWorld(this.registryState);
+        if (this.kindClusters.size > 0 && !(world.st.docker.networks ?? []).includes("kind")) {
+            world.st.docker.networks = [...(world.st.docker.networks ?? []), "kind"];
+            world.save();
+        }
+        try {
+            const stdout = execFileSync(process.execPath, [FAST_TIER_DOCKER, ...call.argv], {
+                cwd: call.cwd,
+                env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: call.env.HOME, FAKE_STATE: this.registryState },
+                encoding: "utf8",
+                stdio: ["ignore", "pipe", "pipe"],
+            });
+            return { stdout, stderr: "", code: 0 };
+        } catch (e) {
+            const err = e as { stdout?: string; stderr?: string; status?: number };
+            return { stdout: err.stdout ?? "", stderr: err.stderr ?? "", code: err.status ?? 1 };
+        }
+    }
+
     private docker(call: ToolCall): ToolResult {
+        if (["network", "inspect", "run", "start", "exec", "rm"].includes(call.argv.find((a) => !a.startsWith("-")) ?? "")) return this.registryDocker(call);
         const args = parseArgs(call.argv, ["--format", "-f", "--filter"]);
         const cmd = args.pos[0];
         if (cmd === "version") {

@@ -83,7 +83,7 @@ function setup() {
     put(`${pulumiBase}/pulumi-${pulumiVersion}-checksums.txt`, `${"0".repeat(64)}  pulumi-v${pulumiVersion}-darwin-x64.tar.gz\n${sha256(archive)}  pulumi-v${pulumiVersion}-linux-x64.tar.gz\n`);
     // cluster-api's module: upstream go.mod with its one local replace.
     const gomod = path.join(tmp, "cluster-api.go.mod");
-    fs.writeFileSync(`${gomod}.json`, JSON.stringify({ Module: { Path: "sigs.k8s.io/cluster-api" }, Go: "1.24.0", Replace: [{ Old: { Path: "sigs.k8s.io/cluster-api/api" }, New: { Path: "./api" } }] }));
+    fs.writeFileSync(`${gomod}.json`, JSON.stringify({ Module: { Path: "sigs.k8s.io/cluster-api" }, Go: "1.24.0", Require: [{ Path: "sigs.k8s.io/cluster-api/api", Version: "v0.0.0" }], Replace: [{ Old: { Path: "sigs.k8s.io/cluster-api/api" }, New: { Path: "./api" } }, { Old: { Path: "sigs.k8s.io/cluster-api/test" }, New: { Path: "./test" } }] }));
     const modulesFile = path.join(tmp, "modules.json");
     fs.writeFileSync(modulesFile, JSON.stringify({ [`sigs.k8s.io/cluster-api@${clusterApiVersion}`]: { dir: tmp, gomod, hash: commit } }));
     const dir = path.join(tmp, "dest");
