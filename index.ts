@@ -8,15 +8,21 @@ import { readProgramConfig, readSecrets } from "./stacks/programConfig";
 import { Environment } from "./stacks/environment";
 
 const spec = readProgramConfig();
-const self = new pulumi.StackReference("previous-outputs", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+// This stack's outputs of its last update, for the checks that refuse a change at preview. Read at preview
+// only (`pulumi up` previews first): during an update the engine rewrites the very checkpoint a
+// self-reference reads, and the real engine on a file backend then fails now and then with "failed to
+// load checkpoint: EOF". Nothing the update creates depends on them.
+const self = pulumi.runtime.isDryRun()
+    ? new pulumi.StackReference("previous-outputs", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` })
+    : undefined;
+const previous = (name: string): pulumi.Output<unknown> => (self ? self.getOutput(name) : pulumi.output(undefined));
 const environment = new Environment(spec, readSecrets(spec), {
-    previousFluxSyncName: self.getOutput("fluxSyncName") as pulumi.Output<string | undefined>,
-    previousManagementClusterName: self.getOutput("managementClusterName") as pulumi.Output<string | undefined>,
+    previousFluxSyncName: previous("fluxSyncName") as pulumi.Output<string | undefined>,
 });
 
 // A program upgrade that changes only step scripts updates every step Command; say what that means.
 export const stepScripts = stepScriptsDigest();
-self.getOutput("stepScripts").apply((previous: unknown) => {
+previous("stepScripts").apply((previous: unknown) => {
     if (typeof previous === "string" && previous !== stepScripts) {
         pulumi.log.info("step scripts changed since the last update (program upgrade): every step records its new script; a step whose inputs did not change runs nothing and prints \"step scripts changed, no cluster change\"");
     }
@@ -25,7 +31,7 @@ self.getOutput("stepScripts").apply((previous: unknown) => {
 // Fields Cluster API refuses to change in place: refused at preview, with the fix, not halfway through up.
 const moduleObjects = spec.bootstrapModules.flatMap((module) => renderModule(spec, module, module.content.kind === "secrets" ? placeholderSecretValues(spec) : undefined));
 export const immutableFields = immutableFieldValues(moduleObjects);
-self.getOutput("immutableFields").apply((previous: unknown) => {
+previous("immutableFields").apply((previous: unknown) => {
     const changes = immutableFieldChanges(previous as Record<string, string> | undefined, immutableFields);
     if (changes.length > 0) throw new Error(`fleet-bootstrap:bootstrapModules: ${changes.join("\n")}`);
 });

@@ -17,8 +17,9 @@ export interface ManagementClusterArgs {
     /** Kubeconfig file of this environment's existing, self-managed management cluster to adopt: nothing is applied. */
     adoptExistingManagementCluster?: string;
     /**
-     * AWS: VPCs of this environment's own cluster that exist while the stack has no record of it ("" when it
-     * has one or none exist). Set, the step refuses to bootstrap unless the temporary cluster holds the Cluster.
+     * AWS: VPCs of this environment's own cluster ("" when none exist), read only when the step is created,
+     * i.e. while the stack has no record of the cluster. Set, the step refuses to bootstrap unless the
+     * temporary cluster holds the Cluster.
      */
     unrecordedClusterVpcs?: pulumi.Input<string>;
 }
@@ -56,8 +57,8 @@ export class ManagementCluster extends pulumi.ComponentResource {
                     FLEET_WAIT_TIMEOUT_SECONDS: String(args.waitTimeoutSeconds ?? 3600),
                     ...adoptVariables(args.adoptExistingManagementCluster),
                     FLEET_CREDENTIAL_RENEWAL: renewal,
-                    ...(args.unrecordedClusterVpcs !== undefined ? { FLEET_UNRECORDED_CLUSTER_VPCS: args.unrecordedClusterVpcs } : {}),
                 },
+                createOnlyVariables: args.unrecordedClusterVpcs !== undefined ? { FLEET_UNRECORDED_CLUSTER_VPCS: args.unrecordedClusterVpcs } : undefined,
                 secretOutput: true,
             },
             childOf(this, opts),

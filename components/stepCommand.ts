@@ -14,6 +14,11 @@ export interface StepCommandArgs {
      * (only that value: the others remain readable in previews and plans) and never reaches a command line.
      */
     variables: Record<string, pulumi.Input<string>>;
+    /**
+     * Inputs the step reads only when it is created (the stack has no record of it yet): outside the inputs
+     * digest and ignored in diffs, so a later change of their value never updates the step.
+     */
+    createOnlyVariables?: Record<string, pulumi.Input<string>>;
     /** Runs on `pulumi destroy`. */
     deleteStep?: StepName;
     stdin?: pulumi.Input<string>;
@@ -35,6 +40,7 @@ export function stepCommand(name: string, args: StepCommandArgs, opts: pulumi.Cu
             delete: args.deleteStep ? STEP_COMMANDS.delete : undefined,
             environment: {
                 ...variables,
+                ...args.createOnlyVariables,
                 FLEET_STEP_INPUTS_DIGEST: digest,
                 FLEET_STEP_SCRIPT: stepScript(args.step),
                 ...(args.deleteStep ? { FLEET_DELETE_STEP_SCRIPT: stepScript(args.deleteStep) } : {}),
@@ -43,7 +49,11 @@ export function stepCommand(name: string, args: StepCommandArgs, opts: pulumi.Cu
             logging: args.secretOutput ? "stderr" : "stdoutAndStderr",
             triggers: args.rerunWhen,
         },
-        { ...opts, additionalSecretOutputs: args.secretOutput ? ["stdout"] : [] },
+        {
+            ...opts,
+            additionalSecretOutputs: args.secretOutput ? ["stdout"] : [],
+            ignoreChanges: Object.keys(args.createOnlyVariables ?? {}).map((key) => `environment.${key}`),
+        },
     );
 }
 

@@ -45,8 +45,6 @@ export interface EnvironmentSecrets {
 export interface EnvironmentOptions {
     /** `fluxSyncName` this stack exported at its last update (sync.name is immutable upstream). */
     previousFluxSyncName?: pulumi.Input<string | undefined>;
-    /** `managementClusterName` this stack exported at its last update: absent after `pulumi destroy`. */
-    previousManagementClusterName?: pulumi.Input<string | undefined>;
 }
 
 /** Minimum versions of the CLIs the steps run; clusterctl must know the pinned Cluster API contract. */
@@ -147,11 +145,10 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
             provider: spec.provider,
             manifests: toYaml(renderManagementBootstrap(spec)),
             adoptExistingManagementCluster: spec.adoptExistingManagementCluster,
-            // Our own cluster's VPCs while this stack has no record of it (e.g. after destroy): the step refuses
-            // to bootstrap it again unless the temporary cluster holds it (an interrupted first up).
-            unrecordedClusterVpcs: guard
-                ? pulumi.all([guard.ownVpcIds, options.previousManagementClusterName]).apply(([vpcs, previous]) => (previous ? "" : vpcs.join(" ")))
-                : undefined,
+            // Our own cluster's VPCs, read when the step is created, i.e. while this stack has no record of the
+            // cluster (e.g. after destroy): the step refuses to bootstrap it again unless the temporary cluster
+            // holds it (an interrupted first up).
+            unrecordedClusterVpcs: guard ? guard.ownVpcIds.apply((vpcs) => vpcs.join(" ")) : undefined,
         },
         { ...child, dependsOn: [temporaryProviders], retainOnDelete: true },
     );

@@ -257,6 +257,11 @@ describe("the program under mocks (offline plan)", function () {
         assert.ok(deliberate.ok, "a rename named explicitly is accepted");
     });
 
+    it("reads its own previous outputs at preview only: the update that follows the preview depends on no self-reference", async () => {
+        const update = await planStack({ stack: "local", preview: false, previousOutputs: { fluxSyncName: "old-name" } });
+        assert.ok(update.ok, "the update reads no previous output (the preview before it checked the sync name)");
+    });
+
     it("leaks no secret into plan.json, manifests or stack outputs", async () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-secrets-"));
         for (const stack of ["local", "staging"]) {

@@ -263,16 +263,17 @@ describe("the program's own steps against the fakes (stack local)", () => {
 });
 
 describe("the program's management step on AWS, after destroy (stack staging)", () => {
-    const vpcOf = async (previousOutputs: Record<string, unknown>) => {
-        const result = await planStack({ stack: "staging", previousOutputs, invokeResults: { "aws:ec2/getVpcs:getVpcs": { ids: ["vpc-0abc1234"] } } });
+    it("gets this environment's VPCs when it is created (the stack has no record of its cluster), and never updates for them", async function () {
+        this.timeout(60000);
+        const result = await planStack({ stack: "staging", invokeResults: { "aws:ec2/getVpcs:getVpcs": { ids: ["vpc-0abc1234"] } } });
         assert.ok(result.ok, result.ok ? "" : result.errors.join("\n"));
         const step = result.plan.resources.find((r) => r.type === COMMAND && r.name === "management-apply-and-wait");
-        return (step?.inputs.environment as Record<string, string>).FLEET_UNRECORDED_CLUSTER_VPCS;
-    };
-
-    it("gets this environment's VPCs only while the stack has no record of its management cluster", async function () {
-        this.timeout(60000);
-        assert.strictEqual(await vpcOf({}), "vpc-0abc1234", "after destroy: the step refuses to bootstrap it again");
-        assert.strictEqual(await vpcOf({ managementClusterName: "mgmt" }), "", "a stack that knows its cluster: nothing changes");
+        const env = step?.inputs.environment as Record<string, string>;
+        assert.strictEqual(env.FLEET_UNRECORDED_CLUSTER_VPCS, "vpc-0abc1234", "a created step refuses to bootstrap the running cluster again");
+        assert.deepStrictEqual(step?.options.ignoreChanges, ["environment.FLEET_UNRECORDED_CLUSTER_VPCS"], "the VPCs found later never update the step");
+        const { FLEET_UNRECORDED_CLUSTER_VPCS: _vpcs, ...digested } = Object.fromEntries(
+            Object.entries(env).filter(([k]) => !(STEP_SCRIPT_VARIABLES as readonly string[]).includes(k)),
+        );
+        assert.strictEqual(env.FLEET_STEP_INPUTS_DIGEST, stepInputsDigest(digested, step?.inputs.stdin as string | undefined), "nor do they count as a changed input");
     });
 });
