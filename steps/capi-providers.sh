@@ -308,8 +308,10 @@ done
 fleet_log "all $cp_total provider CRDs are Established"
 
 # Webhooks: a server-side dry-run create of a minimal v1beta2 Cluster goes through the Cluster
-# API webhooks; an answer (accepted or denied by the webhook) means they serve.
-printf '%s\n' 'apiVersion: cluster.x-k8s.io/v1beta2' 'kind: Cluster' 'metadata:' '  name: fleet-webhook-probe' '  namespace: default' 'spec: {}' >"$WORK_DIR/probe.yaml"
+# API webhooks; an answer (accepted or denied by the webhook) means they serve. The v1beta2 schema
+# refuses an empty spec (minProperties: 1), after the mutating webhooks but before the validating
+# ones: the probe is the smallest valid Cluster, a paused one.
+printf '%s\n' 'apiVersion: cluster.x-k8s.io/v1beta2' 'kind: Cluster' 'metadata:' '  name: fleet-webhook-probe' '  namespace: default' 'spec:' '  paused: true' >"$WORK_DIR/probe.yaml"
 while :; do
   cp_rc=0
   fleet_capture kubectl --kubeconfig "$cp_kc" create --dry-run=server -f - -o name <"$WORK_DIR/probe.yaml" || cp_rc=$?
