@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { StepName, stepScript } from "../../render/steps";
 import { KubeApiServer } from "./kubeApiServer";
-import { KubeClient, KubeObject, Resource } from "./kubeClient";
+import { KubeApiError, KubeClient, KubeObject, Resource } from "./kubeClient";
 import { RealWorld } from "./world";
 
 export interface StepRun {
@@ -81,6 +81,9 @@ export interface GraphObject {
     /** Kind/name of each owner, resolved through its uid on the same server ("?" when it resolves to nothing). */
     owners: string[];
     paused: boolean;
+    resource: Resource;
+    namespace: string;
+    name: string;
 }
 
 const CRDS: Resource = { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", namespaced: false };
@@ -100,9 +103,9 @@ export async function graph(server: KubeApiServer, namespace: string): Promise<G
             const storage = (crd.spec.versions as { name: string; storage: boolean }[]).find((v) => v.storage);
             types.push([{ group: crd.spec.group, version: storage?.name ?? "v1", plural: crd.spec.names.plural, namespaced: true }, crd.spec.names.kind]);
         }
-        const objects: KubeObject[] = [];
-        for (const [t, kind] of types) {
-            for (const o of await client.list(t, namespace)) objects.push({ ...o, kind });
+        const objects: (KubeObject & { resource: Resource })[] = [];
+        for (const [resource, kind] of types) {
+            for (const o of await client.list(resource, namespace)) objects.push({ ...o, kind, resource });
         }
         const byUid = new Map(objects.map((o) => [o.metadata.uid, `${o.kind}/${o.metadata.name}`]));
         return objects
@@ -110,8 +113,28 @@ export async function graph(server: KubeApiServer, namespace: string): Promise<G
                 id: `${o.kind}/${o.metadata.name}`,
                 owners: (o.metadata.ownerReferences ?? []).map((r) => byUid.get(r.uid) ?? `?${r.kind}/${r.name}`).sort(),
                 paused: o.spec?.paused === true || o.metadata.annotations?.["cluster.x-k8s.io/paused"] !== undefined,
+                resource: o.resource,
+                namespace,
+                name: o.metadata.name,
             }))
             .sort((a, b) => a.id.localeCompare(b.id));
+    } finally {
+        client.close();
+    }
+}
+
+/** Removes every object of `graph` from the server, finalizers first (what is gone already is skipped). */
+export async function removeAll(server: KubeApiServer, objects: GraphObject[]): Promise<void> {
+    const client = new KubeClient(server);
+    try {
+        for (const o of objects) {
+            try {
+                await client.mergePatch(o.resource, o.namespace, o.name, { metadata: { finalizers: null } });
+                await client.delete(o.resource, o.namespace, o.name);
+            } catch (e) {
+                if (!(e instanceof KubeApiError && e.status === 404)) throw e;
+            }
+        }
     } finally {
         client.close();
     }
