@@ -17,7 +17,8 @@ import { providerPins } from "../../stacks/environment";
 import { localSpec } from "../fixtures/specs";
 import { R } from "./controllers";
 import { KubeClient } from "./kubeClient";
-import { GraphObject, StepRun, describeRun, graph, killStep, removeAll, runStep, stateDir } from "./steps";
+import { killStep } from "../support/stepProcess";
+import { GraphObject, StepRun, describeRun, graph, removeAll, runStep, stateDir } from "./steps";
 import { RealWorld, engineToolsBin, startRealWorld } from "./world";
 
 const spec = localSpec({ workloads: [] });
@@ -31,6 +32,7 @@ describe("real world: the real clusterctl and kubectl against two real API serve
     this.timeout(300_000);
     let world: RealWorld;
     let state: string;
+    let workDir: string;
     let client: { kind: KubeClient; permanent: KubeClient };
     const bin = engineToolsBin();
     // Asynchronous: the harness answers clusterctl's webhook calls from this process's event loop.
@@ -67,7 +69,9 @@ describe("real world: the real clusterctl and kubectl against two real API serve
 
     before(async function () {
         this.timeout(600_000);
-        const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-real-"));
+        workDir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-real-"));
+        // Also on an interrupt (the servers' exit hooks stop them, then this runs); a kill -9 leaves it.
+        process.once("exit", () => fs.rmSync(workDir, { recursive: true, force: true }));
         world = await startRealWorld({ workDir, binDir: bin, managementClusterName: NAME, namespace: NS, kindClusterName: KIND });
         client = { kind: new KubeClient(world.kind), permanent: new KubeClient(world.permanent) };
         state = stateDir(world, "bootstrap");
@@ -79,6 +83,7 @@ describe("real world: the real clusterctl and kubectl against two real API serve
         client?.kind.close();
         client?.permanent.close();
         await world?.stop();
+        fs.rmSync(workDir, { recursive: true, force: true });
     });
 
     // ------------------------------------------------------------------ helpers on the world

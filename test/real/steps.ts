@@ -1,30 +1,18 @@
 // Running the real step scripts in the real world, and reading what they left: the helpers of the
 // *.real.ts scenarios.
-import { spawn, ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { StepName, stepScript } from "../../render/steps";
+import { StepName } from "../../render/steps";
+import { StepProcessOptions, StepProcessResult, spawnStep } from "../support/stepProcess";
 import { KubeApiServer } from "./kubeApiServer";
 import { KubeApiError, KubeClient, KubeObject, Resource } from "./kubeClient";
 import { RealWorld } from "./world";
 
-export interface StepRun {
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-    ms: number;
-}
-
-export interface StepOptions {
-    stdin?: string;
-    /** Called once the step runs, with its process (its own process group). */
-    started?(child: ChildProcess): void;
-}
+export type StepRun = StepProcessResult;
 
 /** Runs steps/<step>.sh (after lib.sh, as the program does) with the world's PATH and tools. */
-export function runStep(world: RealWorld, stateDir: string, step: StepName, env: Record<string, string>, opts: StepOptions = {}): Promise<StepRun> {
-    const childEnv: Record<string, string> = {
+export function runStep(world: RealWorld, stateDir: string, step: StepName, env: Record<string, string>, opts: StepProcessOptions = {}): Promise<StepRun> {
+    return spawnStep(step, {
         ...world.env,
         FLEET_ENV: "local",
         FLEET_STEP: step,
@@ -34,32 +22,12 @@ export function runStep(world: RealWorld, stateDir: string, step: StepName, env:
         FLEET_WAIT_TIMEOUT_SECONDS: "120",
         FLEET_ROLLOUT_WATCH_SECONDS: "30",
         ...env,
-    };
-    const started = Date.now();
-    return new Promise((resolve, reject) => {
-        const child = spawn("/bin/bash", ["-c", stepScript(step)], { env: childEnv, detached: true, stdio: ["pipe", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => {
-            stderr += d.toString();
-            if (process.env.FLEET_REAL_VERBOSE === "1") process.stderr.write(d);
-        });
-        child.on("error", reject);
-        child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started }));
-        child.stdin.on("error", () => undefined);
-        child.stdin.end(opts.stdin ?? "");
-        opts.started?.(child);
+    }, {
+        onStderr: (chunk) => {
+            if (process.env.FLEET_REAL_VERBOSE === "1") process.stderr.write(chunk);
+        },
+        ...opts,
     });
-}
-
-/** Kills a step and everything it started (clusterctl, kubectl): an interrupted `pulumi up`. */
-export function killStep(child: ChildProcess): void {
-    try {
-        process.kill(-(child.pid as number), "SIGKILL");
-    } catch {
-        /* already gone */
-    }
 }
 
 export function describeRun(run: StepRun): string {

@@ -14,7 +14,8 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { stepScript, StepName } from "../../render/steps";
+import { StepName } from "../../render/steps";
+import { spawnStep } from "../support/stepProcess";
 import { FakeState, LogEntry, Scenario, ServerState, World, b64 } from "../fakes/world";
 
 export const REPO = path.resolve(__dirname, "..", "..");
@@ -148,7 +149,7 @@ export class TestWorld {
         });
     }
 
-    run(step: StepName, env: Record<string, string | undefined> = {}, opts: RunOptions = {}): Promise<RunResult> {
+    async run(step: StepName, env: Record<string, string | undefined> = {}, opts: RunOptions = {}): Promise<RunResult> {
         const before = this.log().length;
         const base: Record<string, string | undefined> = {
             PATH: `${this.bin}:${systemBin()}`,
@@ -168,30 +169,10 @@ export class TestWorld {
         const merged = { ...base, ...env, ...(opts.env ?? {}) };
         const childEnv: Record<string, string> = {};
         for (const [k, v] of Object.entries(merged)) if (v !== undefined) childEnv[k] = v;
-        const started = Date.now();
-        return new Promise((resolve, reject) => {
-            const child = spawn("/bin/bash", ["-c", stepScript(step)], { env: childEnv, detached: true, stdio: ["pipe", "pipe", "pipe"] });
-            let stdout = "";
-            let stderr = "";
-            child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-            child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-            const guard = setTimeout(() => {
-                try {
-                    process.kill(-(child.pid as number), "SIGKILL");
-                } catch {
-                    /* already gone */
-                }
-            }, 15000);
-            child.on("error", reject);
-            child.on("close", (code, signal) => {
-                clearTimeout(guard);
-                const result: RunResult = { step, code, signal, stdout, stderr, log: this.log().slice(before), ms: Date.now() - started };
-                this.runs.push(result);
-                resolve(result);
-            });
-            child.stdin.on("error", () => undefined);
-            child.stdin.end(opts.stdin ?? "");
-        });
+        const run = await spawnStep(step, childEnv, { stdin: opts.stdin, guardMs: 15000 });
+        const result: RunResult = { step, ...run, log: this.log().slice(before) };
+        this.runs.push(result);
+        return result;
     }
 }
 
