@@ -540,7 +540,6 @@ export class Controllers {
     private readonly permanentClient: KubeClient;
     private timer: NodeJS.Timeout | undefined;
     private busy = false;
-    private passes = 0;
     /** Servers (by name) whose controllers are stopped for now, as when a management cluster's providers are down. */
     private readonly paused = new Set<string>();
     readonly lastError = new Map<string, string>();
@@ -568,7 +567,6 @@ export class Controllers {
                     }
                 }),
             );
-            this.passes++;
         } finally {
             this.busy = false;
         }
@@ -582,12 +580,6 @@ export class Controllers {
 
     resume(server: string): void {
         this.paused.delete(server);
-    }
-
-    /** Resolves after `n` complete passes (every server reconciled n times from now). */
-    async settle(n = 2): Promise<void> {
-        const target = this.passes + n + (this.busy ? 1 : 0);
-        while (this.passes < target) await new Promise((r) => setTimeout(r, 50));
     }
 
     stop(): void {

@@ -1,7 +1,7 @@
 // The two tools that cannot run here, `kind` and `docker`, answered by the harness for the thin
 // clients in test/real/bin. Output and exit codes are kind's and docker's (the same texts as the fast
 // tier's fakes, test/fakes/README.md says where each comes from):
-//   kind: one kind cluster at a time, backed by the `kind` API server. `create cluster` hands out that
+//   kind: one kind cluster, the world's kindClusterName, backed by the `kind` API server. `create cluster` hands out that
 //     server's kubeconfig (restarting the server if a delete stopped it); `delete cluster` stops it and
 //     wipes its etcd, so the cluster and everything in it are gone, as with kind.
 //   docker: `version` and `ps` over the kind node container and the containers CAPD creates.
@@ -13,8 +13,9 @@ import * as crypto from "node:crypto";
 import { Container } from "./controllers";
 import { KubeApiServer, kubeconfigFor } from "./kubeApiServer";
 
-export const KIND_VERSION = "0.29.0";
-export const DOCKER_VERSION = "28.1.1";
+const KIND_VERSION = "0.29.0";
+const DOCKER_VERSION = "28.1.1";
+const KIND_NODE_KUBERNETES = "1.33.1";
 
 interface ToolCall {
     tool: string;
@@ -51,12 +52,12 @@ function parseArgs(argv: string[], valued: string[]): { pos: string[]; flag(...n
 export class FakeKindAndDocker {
     /** kind clusters that exist: name -> node image. */
     readonly kindClusters = new Map<string, string>();
-    readonly calls: { tool: string; argv: string[]; code: number }[] = [];
     private server: http.Server | undefined;
     url = "";
 
     constructor(
         private readonly kindServer: KubeApiServer,
+        private readonly kindClusterName: string,
         private readonly containers: Map<string, Container>,
     ) {}
 
@@ -69,9 +70,7 @@ export class FakeKindAndDocker {
                 const answer = async (): Promise<ToolResult> => {
                     if (!req.url?.startsWith(`/${token}/`)) return { stdout: "", stderr: "fake tool: wrong harness token\n", code: 99 };
                     const call = JSON.parse(Buffer.concat(chunks).toString("utf8")) as ToolCall;
-                    const result = call.tool === "kind" ? await this.kind(call) : this.docker(call);
-                    this.calls.push({ tool: call.tool, argv: call.argv, code: result.code });
-                    return result;
+                    return call.tool === "kind" ? this.kind(call) : this.docker(call);
                 };
                 answer()
                     .catch((e: Error) => ({ stdout: "", stderr: `fake tool: harness error: ${e.stack ?? e.message}\n`, code: 99 }))
@@ -127,8 +126,8 @@ export class FakeKindAndDocker {
             if (this.kindClusters.has(name)) {
                 return { stdout: "", stderr: `ERROR: failed to create cluster: node(s) already exist for a cluster with the name "${name}"\n`, code: 1 };
             }
-            if (this.kindClusters.size > 0) {
-                return { stdout: "", stderr: `fake kind: one kind cluster at a time here ('${[...this.kindClusters.keys()][0]}' exists)\n`, code: 99 };
+            if (name !== this.kindClusterName) {
+                return { stdout: "", stderr: `fake kind: this world has one kind cluster, '${this.kindClusterName}' (asked to create '${name}')\n`, code: 99 };
             }
             const image = args.flag("--image") ?? `kindest/node:v${KIND_NODE_KUBERNETES}`;
             let stderr = `Creating cluster "${name}" ...\n ✓ Ensuring node image (${image}) 🖼\n ✓ Preparing nodes 📦\n ✓ Writing configuration 📜\n`;
@@ -192,8 +191,6 @@ export class FakeKindAndDocker {
         return { stdout: "", stderr: `docker: '${cmd}' is not a docker command the fake answers (version, ps).\n`, code: 1 };
     }
 }
-
-const KIND_NODE_KUBERNETES = "1.33.1";
 
 // A Go template of the fields docker offers ({{.Names}}, {{.Server.Version}}, \t).
 function fill(template: string, fields: Record<string, unknown>): string {

@@ -89,7 +89,7 @@ export async function startRealWorld(opts: RealWorldOptions): Promise<RealWorld>
         const webhooks = await startWebhookServer(path.join(opts.workDir, "webhooks"));
         stoppers.push(() => webhooks.stop());
         const containers = new Map<string, Container>();
-        const tools = new FakeKindAndDocker(kind, containers);
+        const tools = new FakeKindAndDocker(kind, opts.kindClusterName, containers);
         await tools.listen();
         stoppers.push(() => tools.close());
         const controllers = new Controllers([kind, permanent], {
