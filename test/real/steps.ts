@@ -23,10 +23,11 @@ export function runStep(world: RealWorld, stateDir: string, step: StepName, env:
         FLEET_ROLLOUT_WATCH_SECONDS: "30",
         ...env,
     }, {
+        ...opts,
         onStderr: (chunk) => {
             if (process.env.FLEET_REAL_VERBOSE === "1") process.stderr.write(chunk);
+            opts.onStderr?.(chunk);
         },
-        ...opts,
     });
 }
 
