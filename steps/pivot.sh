@@ -222,9 +222,11 @@ pv_probe_both() {
 # so these conditions are theirs) and see nothing to roll out. PV_TARGET_STATUS says what they report.
 PV_TARGET_STATUS=""
 pv_target_settled() {
-  PV_TARGET_STATUS="cannot read it: $(last_error_line "$FLEET_ERR")"
-  fleet_k "$pv_dst" get clusters.cluster.x-k8s.io "$CLUSTER_NAME" -n "$CLUSTER_NAMESPACE" \
-    -o 'jsonpath={range .status.conditions[*]}{.type}{"="}{.status}{"\n"}{end}' || return 1
+  if ! fleet_k "$pv_dst" get clusters.cluster.x-k8s.io "$CLUSTER_NAME" -n "$CLUSTER_NAMESPACE" \
+    -o 'jsonpath={range .status.conditions[*]}{.type}{"="}{.status}{"\n"}{end}'; then
+    PV_TARGET_STATUS="cannot read it: $(last_error_line "$FLEET_ERR")"
+    return 1
+  fi
   PV_TARGET_STATUS="conditions: $(printf '%s' "${FLEET_OUT:-none}" | tr '\n' ' ')"
   [[ $'\n'"$FLEET_OUT"$'\n' == *$'\n'"Available=True"$'\n'* && $'\n'"$FLEET_OUT"$'\n' != *$'\n'"RollingOut=True"$'\n'* ]]
 }
