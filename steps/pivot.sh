@@ -18,7 +18,7 @@
 #   FLEET_WAIT_TIMEOUT_SECONDS   bound of the wait for provisioning to finish (default 1800)
 #   PULUMI_COMMAND_STDOUT        previous run's stdout (the previous backup location)      (optional)
 # Behaviour:
-#   - already on the target, gone from the source (and unpaused): verified, "already pivoted", no-op;
+#   - already on the target, gone from the source (and unpaused): verified (Available there), "already pivoted", no-op;
 #   - on both (an interrupted move): unpause on the source if paused, then move again to complete it
 #     (unless the interrupted move had started deleting from the source: then it stops, because
 #     unpausing the source would make its controllers recreate deleted Machines);
@@ -35,9 +35,12 @@
 #     management cluster); after any failed attempt the Clusters it paused on the source are
 #     unpaused; a non-transient failure stops, naming where the objects are and how to resume;
 #   - after: the Cluster is on the target with spec.paused not true, gone from the source, and for
-#     the watch window no Machine is added or removed on the target; then (and on a verified no-op
-#     while the temporary cluster exists) the ConfigMap kube-system/fleet-bootstrap-pivoted on the
-#     temporary cluster records the verified move: the temporary-side steps then do nothing (lib.sh).
+#     the watch window no Machine is added or removed on the target; the target's controllers must
+#     report it Available and not RollingOut by the end of the window (status is not moved: only
+#     they can), else the step fails saying nothing manages it yet (also on a re-run).
+#     Then (and on a verified no-op while the temporary cluster exists) the ConfigMap
+#     kube-system/fleet-bootstrap-pivoted on the temporary cluster records the verified move: the
+#     temporary-side steps then do nothing (lib.sh).
 # Stdout: the backup location (directory, or .tar.age file); on a no-op, the newest backup on this
 # machine or else the previous run's output.
 
@@ -218,6 +221,26 @@ pv_probe_both() {
     "nothing was moved; Cluster $pv_id is where it was" "when both API servers answer steadily, run $FLEET_RESUME"
 }
 
+# pv_target_settled: the target's controllers have reconciled the moved Cluster (status is not moved,
+# so these conditions are theirs) and see nothing to roll out. PV_TARGET_STATUS says what they report.
+PV_TARGET_STATUS=""
+pv_target_settled() {
+  if ! fleet_k "$pv_dst" get clusters.cluster.x-k8s.io "$CLUSTER_NAME" -n "$CLUSTER_NAMESPACE" \
+    -o 'jsonpath={range .status.conditions[*]}{.type}{"="}{.status}{"\n"}{end}'; then
+    PV_TARGET_STATUS="cannot read it: $(last_error_line "$FLEET_ERR")"
+    return 1
+  fi
+  PV_TARGET_STATUS="conditions: $(printf '%s' "${FLEET_OUT:-none}" | tr '\n' ' ')"
+  [[ $'\n'"$FLEET_OUT"$'\n' == *$'\n'"Available=True"$'\n'* && $'\n'"$FLEET_OUT"$'\n' != *$'\n'"RollingOut=True"$'\n'* ]]
+}
+
+# pv_fail_unmanaged: the Cluster is on the permanent cluster but no controller there reports it.
+pv_fail_unmanaged() {
+  fleet_fail "Cluster $pv_id is on the permanent cluster but has not been reported Available by the permanent cluster's controllers within ${pv_watch}s ($PV_TARGET_STATUS): nothing manages it yet" \
+    "the pivot itself is done: Cluster $pv_id is on the permanent cluster, unpaused, and gone from the temporary cluster${pv_location:+; backup: $pv_location}" \
+    "check the providers on the permanent cluster (kubectl get deployments -A -l clusterctl.cluster.x-k8s.io --kubeconfig <permanent kubeconfig>; clusterctl describe cluster $CLUSTER_NAME -n $CLUSTER_NAMESPACE), then run $FLEET_RESUME"
+}
+
 pv_latest_backup() {
   local entry latest=""
   for entry in "$pv_backup_root"/*; do
@@ -267,9 +290,15 @@ if ((pv_on_src == 0 && pv_on_dst == 1)); then
     fleet_fail "could not verify Cluster $pv_id on the permanent cluster (present and unpaused)" \
       "Cluster $pv_id is on the permanent cluster only" "$FLEET_RESUME"
   fi
-  fleet_log "already pivoted: Cluster $pv_id is on the permanent cluster, unpaused, and not on the temporary cluster; nothing to do"
-  if ((pv_kind == 0)); then fleet_pivot_marker_write "$pv_src" "$pv_id to the permanent cluster"; fi
   pv_location=$(pv_latest_backup)
+  fleet_wait_begin "$pv_watch"
+  until pv_target_settled; do
+    if fleet_wait_expired; then pv_fail_unmanaged; fi
+    fleet_wait_progress "waiting for the permanent cluster's controllers to report Cluster $pv_id Available ($PV_TARGET_STATUS)"
+    fleet_wait_sleep
+  done
+  fleet_log "already pivoted: Cluster $pv_id is on the permanent cluster, unpaused, Available, and not on the temporary cluster; nothing to do"
+  if ((pv_kind == 0)); then fleet_pivot_marker_write "$pv_src" "$pv_id to the permanent cluster"; fi
   printf '%s\n' "${pv_location:-${PULUMI_COMMAND_STDOUT:-}}"
   exit 0
 fi
@@ -550,14 +579,6 @@ if ((PV_PRESENT == 1)); then
 fi
 fleet_log "verified: Cluster $pv_id is on the permanent cluster, unpaused, and gone from the temporary cluster"
 
-# pv_target_settled: the target's controllers have reconciled the moved Cluster (status is not moved,
-# so these conditions are theirs) and see nothing to roll out.
-pv_target_settled() {
-  fleet_k "$pv_dst" get clusters.cluster.x-k8s.io "$CLUSTER_NAME" -n "$CLUSTER_NAMESPACE" \
-    -o 'jsonpath={range .status.conditions[*]}{.type}{"="}{.status}{"\n"}{end}' || return 1
-  [[ $'\n'"$FLEET_OUT"$'\n' == *$'\n'"Available=True"$'\n'* && $'\n'"$FLEET_OUT"$'\n' != *$'\n'"RollingOut=True"$'\n'* ]]
-}
-
 # No Machine rollout on the target.
 fleet_wait_begin "$pv_watch"
 pv_settled=0
@@ -582,6 +603,7 @@ while :; do
   fleet_wait_progress "watching the Machines of $pv_id on the permanent cluster for a rollout (none so far; waiting for its controllers to report it Available and not rolling out)"
   fleet_wait_sleep
 done
+if ((pv_settled == 0)); then pv_fail_unmanaged; fi
 fleet_pivot_marker_write "$pv_src" "$pv_id to the permanent cluster"
 fleet_log "pivot done: no Machine rolled out in $(fleet_wait_elapsed)s of watching; Cluster $pv_id now manages itself on the permanent cluster"
 printf '%s\n' "$pv_location"

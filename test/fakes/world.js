@@ -21,7 +21,7 @@ const { providerKinds } = require('./crds.js');
 
 const START_MS = Date.now();
 const DEFAULT_VERSIONS = { kind: '0.29.0', clusterctl: '1.14.0', kubectl: '1.33.1', docker: '28.1.1', age: '1.2.1' };
-const CERT_MANAGER_VERSION = 'v1.18.2';
+const CERT_MANAGER_VERSION = 'v1.21.1';
 
 // ---------------------------------------------------------------------------------------------
 // Resource registry: the built-in kinds the steps use, then every kind the providers' upstream CRDs

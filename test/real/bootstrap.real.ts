@@ -7,7 +7,7 @@
 // deletion. Each move asserts nothing was lost: every object once, on the right side, owner
 // references resolving, nothing paused.
 import * as assert from "node:assert";
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -17,7 +17,8 @@ import { providerPins } from "../../stacks/environment";
 import { localSpec } from "../fixtures/specs";
 import { R } from "./controllers";
 import { KubeClient } from "./kubeClient";
-import { GraphObject, StepRun, describeRun, graph, runStep, stateDir } from "./steps";
+import { killStep } from "../support/stepProcess";
+import { GraphObject, StepRun, describeRun, graph, removeAll, runStep, stateDir } from "./steps";
 import { RealWorld, engineToolsBin, startRealWorld } from "./world";
 
 const spec = localSpec({ workloads: [] });
@@ -27,27 +28,27 @@ const NAME = spec.managementCluster.name;
 const NS = spec.clusterNamespace;
 const CLUSTER_ID = `${NS}/${NAME}`;
 
-function expectCode(run: StepRun, code: number, what: string): void {
-    assert.strictEqual(run.code, code, `${what}: expected exit ${code}, got ${describeRun(run)}`);
-}
-
 describe("real world: the real clusterctl and kubectl against two real API servers", function () {
     this.timeout(300_000);
     let world: RealWorld;
     let state: string;
+    let workDir: string;
     let client: { kind: KubeClient; permanent: KubeClient };
     const bin = engineToolsBin();
-    const clusterctl = (...args: string[]) =>
-        execFileSync("clusterctl", args, { env: { ...process.env, ...world.env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-    /** clusterctl's combined output and exit code, for the commands expected to fail. */
-    const clusterctlResult = (...args: string[]): { code: number; output: string } => {
-        try {
-            return { code: 0, output: clusterctl(...args) };
-        } catch (e) {
-            const err = e as { status: number; stdout: string; stderr: string };
-            return { code: err.status, output: `${err.stdout}${err.stderr}` };
-        }
+    // Asynchronous: the harness answers clusterctl's webhook calls from this process's event loop.
+    const clusterctlResult = (...args: string[]): Promise<{ code: number; output: string }> =>
+        new Promise((resolve) => {
+            execFile("clusterctl", args, { env: { ...process.env, ...world.env }, encoding: "utf8" }, (error, stdout, stderr) =>
+                resolve({ code: error ? Number(error.code ?? 1) : 0, output: `${stdout}${stderr}` }),
+            );
+        });
+    const clusterctl = async (...args: string[]): Promise<string> => {
+        const r = await clusterctlResult(...args);
+        if (r.code !== 0) throw new Error(`clusterctl ${args.join(" ")} failed (exit ${r.code}):\n${r.output}`);
+        return r.output;
     };
+    const expectCode = (run: StepRun, code: number, what: string) =>
+        assert.strictEqual(run.code, code, `${what}: expected exit ${code}, got ${describeRun(run)}\ncontrollers' last errors: ${JSON.stringify([...world.controllers.lastError])}`);
     const providersEnv = (target: "temporary" | "permanent", overrides: Record<string, string> = {}) => ({
         FLEET_TARGET: target,
         ...(target === "temporary" ? { KIND_CLUSTER_NAME: KIND } : { FLEET_TARGET_KUBECONFIG: world.permanent.kubeconfig }),
@@ -68,11 +69,13 @@ describe("real world: the real clusterctl and kubectl against two real API serve
 
     before(async function () {
         this.timeout(600_000);
-        const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-real-"));
+        workDir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-real-"));
+        // Also on an interrupt (the servers' exit hooks stop them, then this runs); a kill -9 leaves it.
+        process.once("exit", () => fs.rmSync(workDir, { recursive: true, force: true }));
         world = await startRealWorld({ workDir, binDir: bin, managementClusterName: NAME, namespace: NS, kindClusterName: KIND });
         client = { kind: new KubeClient(world.kind), permanent: new KubeClient(world.permanent) };
         state = stateDir(world, "bootstrap");
-        console.log(`      real clusterctl ${clusterctl("version", "-o", "short").trim()}, kubectl ${JSON.parse(world.kind.kubectl(["version", "-o", "json"])).clientVersion.gitVersion}, kube-apiserver ${JSON.parse(world.kind.kubectl(["version", "-o", "json"])).serverVersion.gitVersion}`);
+        console.log(`      real clusterctl ${(await clusterctl("version", "-o", "short")).trim()}, kubectl ${JSON.parse(world.kind.kubectl(["version", "-o", "json"])).clientVersion.gitVersion}, kube-apiserver ${JSON.parse(world.kind.kubectl(["version", "-o", "json"])).serverVersion.gitVersion}`);
         console.log(`      clusterctl local repository: ${world.repository}`);
     });
 
@@ -80,6 +83,7 @@ describe("real world: the real clusterctl and kubectl against two real API serve
         client?.kind.close();
         client?.permanent.close();
         await world?.stop();
+        fs.rmSync(workDir, { recursive: true, force: true });
     });
 
     // ------------------------------------------------------------------ helpers on the world
@@ -111,7 +115,7 @@ describe("real world: the real clusterctl and kubectl against two real API serve
     /** Back to the starting state of every pivot scenario: the Cluster on kind, Available. */
     async function moveBackToKind(): Promise<void> {
         const before = await graph(world.permanent, NS);
-        clusterctl("move", "--kubeconfig", world.permanent.kubeconfigPath, "--to-kubeconfig", world.kind.kubeconfigPath, "-n", NS);
+        await clusterctl("move", "--kubeconfig", world.permanent.kubeconfigPath, "--to-kubeconfig", world.kind.kubeconfigPath, "-n", NS);
         await assertMoved(before, "permanent", "kind");
         await clusterAvailable("kind");
     }
@@ -158,7 +162,7 @@ describe("real world: the real clusterctl and kubectl against two real API serve
             assert.match(run.stderr, /InfrastructureProvider 'docker' is v1\.14\.0 on the temporary cluster .*CAPI_INFRASTRUCTURE pins v1\.14\.2/);
             assert.match(run.stderr, /Upgrade them with: clusterctl upgrade apply --infrastructure capd-system\/docker:v1\.14\.2/);
             // What the real clusterctl says when asked directly (the fake clusterctl says the same).
-            const direct = clusterctlResult("init", "--kubeconfig", world.kind.kubeconfigPath, "--infrastructure", "docker:v1.14.1");
+            const direct = await clusterctlResult("init", "--kubeconfig", world.kind.kubeconfigPath, "--infrastructure", "docker:v1.14.1");
             assert.strictEqual(direct.code, 1);
             assert.match(direct.output, /there is already an instance of the "infrastructure-docker" provider installed in the "capd-system" namespace/);
         });
@@ -206,6 +210,182 @@ describe("real world: the real clusterctl and kubectl against two real API serve
             assert.strictEqual(again.stdout, run.stdout, "the same backup location");
             await assertMoved(before, "kind", "permanent");
             await moveBackToKind();
+        });
+
+        it("2. a move killed halfway (the step SIGKILLed while objects appear on the target): the re-run completes it", async () => {
+            const before = await graph(world.kind, NS);
+            let killedAt = "";
+            const run = await runStep(world, state, "pivot", pivotEnv(), {
+                started: (child) => {
+                    // Kill as soon as the move has created the Cluster on the target: mid-create.
+                    const watch = setInterval(() => {
+                        void client.permanent.get(R.cluster, NS, NAME).then((c) => {
+                            if (c && !killedAt) {
+                                killedAt = new Date().toISOString();
+                                clearInterval(watch);
+                                killStep(child);
+                            }
+                        }, () => undefined);
+                    }, 20);
+                    child.on("close", () => clearInterval(watch));
+                },
+            });
+            assert.strictEqual(run.signal, "SIGKILL", `the step was killed mid-move: ${describeRun(run)}`);
+            const src = await client.kind.get(R.cluster, NS, NAME);
+            const dst = await client.permanent.get(R.cluster, NS, NAME);
+            assert.ok(src && dst, "interrupted: the Cluster is on both sides");
+            assert.strictEqual(src.spec.paused, true, "the move had paused the source");
+            // The real clusterctl refuses the paused source (the step unpauses it first).
+            const direct = await clusterctlResult("move", "--kubeconfig", world.kind.kubeconfigPath, "--to-kubeconfig", world.permanent.kubeconfigPath, "-n", NS);
+            console.log(`      real clusterctl on the paused source: exit ${direct.code}: ${direct.output.trim().split("\n").pop()}`);
+            assert.strictEqual(direct.code, 1);
+            assert.match(direct.output, new RegExp(`Error: cannot start operation while the following Clusters are paused: ${NS}/${NAME}`));
+            const again = await runStep(world, state, "pivot", pivotEnv());
+            expectCode(again, 0, "pivot after the kill");
+            assert.match(again.stderr, /on both clusters: an earlier move was interrupted; moving again completes it/);
+            await assertMoved(before, "kind", "permanent");
+            await moveBackToKind();
+        });
+
+        it("3. a cluster still provisioning: refused before anything is paused", async () => {
+            const before = await graph(world.kind, NS);
+            const machines = await client.kind.list(R.machine, NS);
+            const joining = machines[machines.length - 1];
+            // A moment of provisioning, frozen: the controllers stop, one Machine's node has not joined yet.
+            await world.controllers.pause("kind");
+            try {
+                await client.kind.mergePatch(R.machine, NS, joining.metadata.name, { status: { nodeRef: null } }, "status");
+                const run = await runStep(world, state, "pivot", pivotEnv({ FLEET_WAIT_TIMEOUT_SECONDS: "4" }));
+                expectCode(run, 1, "pivot of a provisioning cluster");
+                assert.match(run.stderr, new RegExp(`still provisioning after 4s: Machines without a nodeRef: ${joining.metadata.name}`));
+                assert.deepStrictEqual(await graph(world.kind, NS), before, "nothing paused or changed on kind");
+                assert.deepStrictEqual(await graph(world.permanent, NS), [], "nothing on the permanent side");
+                // The real clusterctl refuses it too, before pausing anything.
+                const direct = await clusterctlResult("move", "--kubeconfig", world.kind.kubeconfigPath, "--to-kubeconfig", world.permanent.kubeconfigPath, "-n", NS);
+                assert.strictEqual(direct.code, 1);
+                assert.match(direct.output, new RegExp(`failed to get object graph: failed to check for provisioned infrastructure: cannot start the move operation while "/, Kind=" ${NS}/${joining.metadata.name} is still provisioning the node`));
+                assert.deepStrictEqual(await graph(world.kind, NS), before, "clusterctl paused nothing");
+                await client.kind.mergePatch(R.cluster, NS, NAME, { status: { initialization: { infrastructureProvisioned: false } } }, "status");
+                const infra = await clusterctlResult("move", "--kubeconfig", world.kind.kubeconfigPath, "--to-kubeconfig", world.permanent.kubeconfigPath, "-n", NS);
+                console.log(`      real clusterctl on a Cluster provisioning its infrastructure: exit ${infra.code}: ${infra.output.trim().split("\n").pop()}`);
+                assert.strictEqual(infra.code, 1);
+                assert.match(infra.output, new RegExp(`cannot start the move operation while .*${NS}/${NAME} is still provisioning the infrastructure`));
+            } finally {
+                world.controllers.resume("kind");
+            }
+            await clusterAvailable("kind");
+        });
+
+        it("4. the target's providers missing or older: refused with the message and the fix", async () => {
+            const before = await graph(world.kind, NS);
+            const inventory = { group: "clusterctl.cluster.x-k8s.io", version: "v1alpha3", plural: "providers", namespaced: true };
+            const docker = await client.permanent.get(inventory, "capd-system", "infrastructure-docker");
+            const core = await client.permanent.get(inventory, "capi-system", "cluster-api");
+            assert.ok(docker && core, "the permanent side's inventory");
+            try {
+                await client.permanent.delete(inventory, "capd-system", "infrastructure-docker");
+                await client.permanent.mergePatch(inventory, "capi-system", "cluster-api", { version: "v1.13.6" });
+                const run = await runStep(world, state, "pivot", pivotEnv());
+                expectCode(run, 1, "pivot to a target with missing/older providers");
+                assert.match(run.stderr, /InfrastructureProvider 'docker' \(v1\.14\.0 on the temporary cluster\) is not installed on the permanent cluster/);
+                assert.match(run.stderr, /CoreProvider 'cluster-api' is v1\.13\.6 on the permanent cluster, older than v1\.14\.0 on the temporary cluster/);
+                assert.match(run.stderr, /its capi-providers step installs the same pins on the permanent cluster/);
+                assert.deepStrictEqual(await graph(world.kind, NS), before, "nothing paused or moved");
+                // The real clusterctl's own check, for the fake's wording.
+                const direct = await clusterctlResult("move", "--kubeconfig", world.kind.kubeconfigPath, "--to-kubeconfig", world.permanent.kubeconfigPath, "-n", NS);
+                assert.strictEqual(direct.code, 1);
+                assert.match(direct.output, /provider cluster-api in the target cluster is older than in the source cluster \(source: 1\.14\.0, target: 1\.13\.6\)|provider infrastructure-docker not found in the target cluster/);
+            } finally {
+                const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, managedFields: _mf, ...meta } = docker.metadata;
+                await client.permanent.create(inventory, { ...docker, metadata: meta });
+                await client.permanent.mergePatch(inventory, "capi-system", "cluster-api", { version: core.version });
+            }
+        });
+
+        it("5. a block-move annotation that clears after a while: the step waits, says why, then moves", async () => {
+            const before = await graph(world.kind, NS);
+            const annotation = "clusterctl.cluster.x-k8s.io/block-move";
+            await client.kind.mergePatch(R.devCluster, NS, NAME, { metadata: { annotations: { [annotation]: "true" } } });
+            // The provider removes it once it has finished what it was doing: here 5 s after the move
+            // started waiting for it.
+            let stderr = "";
+            let clearedAt = 0;
+            let clear: NodeJS.Timeout | undefined;
+            let run: StepRun;
+            try {
+                run = await runStep(world, state, "pivot", pivotEnv(), {
+                    onStderr: (chunk) => {
+                        stderr += chunk.toString();
+                        if (clear || !stderr.includes("clusterctl move: Move blocked by")) return;
+                        clear = setTimeout(() => {
+                            clearedAt = Date.now();
+                            void client.kind.mergePatch(R.devCluster, NS, NAME, { metadata: { annotations: { [annotation]: null } } });
+                        }, 5_000);
+                    },
+                });
+            } finally {
+                clearTimeout(clear);
+            }
+            expectCode(run, 0, "pivot with a block-move annotation");
+            // clusterctl says what it waits for; the step relays it.
+            assert.ok(
+                run.stderr.includes(`[pivot] clusterctl move: Move blocked by ${annotation} annotation, waiting for it to be removed apiVersion={"Group":"infrastructure.cluster.x-k8s.io","Version":"v1beta2","Kind":"DevCluster"} resource={"name":"${NAME}","namespace":"${NS}"}`),
+                "the step relays what the move waits for",
+            );
+            assert.ok(clearedAt > 0, "the move waited until the annotation was removed");
+            await assertMoved(before, "kind", "permanent");
+        });
+
+        it("6. the backup: written before the move, private, restorable with --from-directory", async () => {
+            // Scenario 5 moved the Cluster to the permanent side: its backup is the newest.
+            const root = path.join(state, "local", "move-backup");
+            const backup = path.join(root, fs.readdirSync(root).sort().pop() as string);
+            assert.strictEqual(fs.statSync(backup).mode & 0o777, 0o700, "the backup directory is 0700");
+            const files = fs.readdirSync(backup);
+            for (const f of files) assert.strictEqual(fs.statSync(path.join(backup, f)).mode & 0o777, 0o600, `${f} is 0600`);
+            const moved = await graph(world.permanent, NS);
+            assert.strictEqual(files.length, moved.length, `one file per moved object: ${files.join(", ")}`);
+            assert.ok(files.some((f) => /^Secret_.*_mgmt-ca\.yaml$/.test(f)), "the CA Secret (its key) is in the backup");
+            // Restore into the kind server (emptied by the move) with its controllers stopped, compare, remove again.
+            await world.controllers.pause("kind");
+            try {
+                await clusterctl("move", "--from-directory", backup, "--to-kubeconfig", world.kind.kubeconfigPath, "-n", NS);
+                const restored = await graph(world.kind, NS);
+                assert.deepStrictEqual(restored.map((o) => [o.id, o.owners]), moved.map((o) => [o.id, o.owners]), "restored with the same objects and owners");
+                await removeAll(world.kind, restored);
+                assert.deepStrictEqual(await graph(world.kind, NS), [], "the restored copy removed");
+            } finally {
+                world.controllers.resume("kind");
+            }
+            await moveBackToKind();
+        });
+
+        it("7. the verification after the move: passes with the target's controllers, fails clearly without them", async () => {
+            const before = await graph(world.kind, NS);
+            await world.controllers.pause("permanent");
+            let run: StepRun;
+            try {
+                run = await runStep(world, state, "pivot", pivotEnv({ FLEET_ROLLOUT_WATCH_SECONDS: "6" }));
+            } finally {
+                world.controllers.resume("permanent");
+            }
+            expectCode(run, 1, "pivot whose target controllers do not run");
+            assert.match(run.stderr, /has not been reported Available by the permanent cluster's controllers/);
+            await assertMoved(before, "kind", "permanent");
+            await clusterAvailable("permanent");
+            const again = await runStep(world, state, "pivot", pivotEnv());
+            expectCode(again, 0, "pivot once the target's controllers run");
+            assert.match(again.stderr, /already pivoted/);
+        });
+    });
+
+    describe("after the pivot", () => {
+        it("temporary-cluster-delete: the kind cluster goes, with everything in it", async () => {
+            const run = await runStep(world, state, "temporary-cluster-delete", { KIND_CLUSTER_NAME: KIND });
+            expectCode(run, 0, "temporary-cluster-delete");
+            assert.deepStrictEqual([...world.tools.kindClusters.keys()], []);
+            assert.throws(() => world.kind.kubectl(["get", "namespaces"]), /refused/);
+            await clusterAvailable("permanent");
         });
     });
 });

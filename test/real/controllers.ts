@@ -38,6 +38,9 @@ export const R = {
     dockerCluster: capi("infrastructure.cluster.x-k8s.io", "dockerclusters"),
     dockerMachine: capi("infrastructure.cluster.x-k8s.io", "dockermachines"),
     dockerMachineTemplate: capi("infrastructure.cluster.x-k8s.io", "dockermachinetemplates"),
+    devCluster: capi("infrastructure.cluster.x-k8s.io", "devclusters"),
+    devMachine: capi("infrastructure.cluster.x-k8s.io", "devmachines"),
+    devMachineTemplate: capi("infrastructure.cluster.x-k8s.io", "devmachinetemplates"),
 } satisfies Record<string, Resource>;
 
 const BY_KIND: Record<string, Resource> = {
@@ -51,7 +54,13 @@ const BY_KIND: Record<string, Resource> = {
     DockerCluster: R.dockerCluster,
     DockerMachine: R.dockerMachine,
     DockerMachineTemplate: R.dockerMachineTemplate,
+    DevCluster: R.devCluster,
+    DevMachine: R.devMachine,
+    DevMachineTemplate: R.devMachineTemplate,
 };
+// CAPD's kinds: the classic Docker* and the Dev* ones with the docker backend (what the program uses).
+const CAPD_CLUSTERS = ["DockerCluster", "DevCluster"];
+const CAPD_MACHINES = ["DockerMachine", "DevMachine"];
 
 const CLUSTER_NAME = "cluster.x-k8s.io/cluster-name";
 const CONTROL_PLANE_NAME = "cluster.x-k8s.io/control-plane-name";
@@ -188,8 +197,8 @@ class ServerControllers {
     }
 
     private async finalize(r: Resource, obj: KubeObject): Promise<void> {
-        if (obj.kind === "DockerMachine" || obj.kind === "DockerCluster") {
-            const name = obj.kind === "DockerCluster" ? `${obj.metadata.name}-lb` : obj.metadata.name;
+        if (CAPD_MACHINES.includes(obj.kind) || CAPD_CLUSTERS.includes(obj.kind)) {
+            const name = CAPD_CLUSTERS.includes(obj.kind) ? `${obj.metadata.name}-lb` : obj.metadata.name;
             this.opts.containers.delete(name);
         }
         if ((obj.metadata.finalizers ?? []).length > 0) {
@@ -226,7 +235,7 @@ class ServerControllers {
         let kcp = await this.getRef(ns, cluster.spec?.controlPlaneRef);
         if (kcp) kcp = await this.ensureMeta(R.kubeadmControlPlane, kcp, cluster, true);
 
-        if (infra?.kind === "DockerCluster" && this.running.has("infrastructure-docker")) infra = await this.dockerCluster(infra, cluster);
+        if (infra && CAPD_CLUSTERS.includes(infra.kind) && this.running.has("infrastructure-docker")) infra = await this.dockerCluster(infra, cluster);
         const infraProvisioned = infra?.status?.initialization?.provisioned === true;
         if (infraProvisioned && !cluster.spec?.controlPlaneEndpoint?.host) {
             cluster = await this.client.mergePatch(R.cluster, ns, name, { spec: { controlPlaneEndpoint: infra?.spec?.controlPlaneEndpoint } });
@@ -274,21 +283,21 @@ class ServerControllers {
     // CAPD: the load balancer container, the control plane endpoint (the permanent server: the
     // cluster being built IS the permanent one), provisioned.
     private async dockerCluster(infra: KubeObject, cluster: KubeObject): Promise<KubeObject> {
-        infra = await this.ensureMeta(R.dockerCluster, infra, undefined, false, "dockercluster.infrastructure.cluster.x-k8s.io");
+        infra = await this.ensureMeta(resourceOf(infra.kind), infra, undefined, false, "dockercluster.infrastructure.cluster.x-k8s.io");
         if (infra.status?.initialization?.provisioned === true) return infra;
         const lb = `${cluster.metadata.name}-lb`;
         this.addContainer(lb, cluster.metadata.name, "external-load-balancer", "kindest/haproxy:v20230606-42a2262b");
         const port = Number(new URL(this.opts.permanent.url).port);
         if (!infra.spec?.controlPlaneEndpoint?.host) {
-            infra = await this.client.mergePatch(R.dockerCluster, infra.metadata.namespace, infra.metadata.name, {
+            infra = await this.client.mergePatch(resourceOf(infra.kind), infra.metadata.namespace, infra.metadata.name, {
                 spec: { controlPlaneEndpoint: { host: "127.0.0.1", port } },
             });
         }
-        await this.patchStatus(R.dockerCluster, infra, {
+        await this.patchStatus(resourceOf(infra.kind), infra, {
             initialization: { provisioned: true },
             conditions: conditions(infra.status?.conditions, [condition("Ready", true, "Ready"), condition("LoadBalancerAvailable", true, "Available")]),
         });
-        return (await this.client.get(R.dockerCluster, infra.metadata.namespace, infra.metadata.name)) as KubeObject;
+        return (await this.client.get(resourceOf(infra.kind), infra.metadata.namespace, infra.metadata.name)) as KubeObject;
     }
 
     private addContainer(name: string, cluster: string, role: string, image: string): void {
@@ -373,7 +382,7 @@ class ServerControllers {
                 clusterName: cluster.metadata.name,
                 version: m.version,
                 bootstrap: { configRef: { apiGroup: R.kubeadmConfig.group, kind: "KubeadmConfig", name: m.name } },
-                infrastructureRef: { apiGroup: R.dockerMachine.group, kind: m.infraTemplate.kind.replace(/Template$/, ""), name: m.name },
+                infrastructureRef: { apiGroup: m.infraTemplate.apiVersion.split("/")[0], kind: m.infraTemplate.kind.replace(/Template$/, ""), name: m.name },
             },
         });
         await this.client.create(R.kubeadmConfig, {
@@ -464,7 +473,7 @@ class ServerControllers {
         }
         let infra = await this.getRef(ns, spec.infrastructureRef);
         if (infra) infra = await this.ensureMeta(resourceOf(infra.kind), infra, machine, true);
-        if (infra?.kind === "DockerMachine" && this.running.has("infrastructure-docker") && machine.spec?.bootstrap?.dataSecretName) {
+        if (infra && CAPD_MACHINES.includes(infra.kind) && this.running.has("infrastructure-docker") && machine.spec?.bootstrap?.dataSecretName) {
             infra = await this.dockerMachine(infra, machine, cluster);
         }
         const providerID = infra?.spec?.providerID;
@@ -497,7 +506,7 @@ class ServerControllers {
 
     // CAPD: a node container; kubeadm in it joins the workload cluster, whose kubelet registers the Node.
     private async dockerMachine(infra: KubeObject, machine: KubeObject, cluster: KubeObject): Promise<KubeObject> {
-        infra = await this.ensureMeta(R.dockerMachine, infra, undefined, false, "dockermachine.infrastructure.cluster.x-k8s.io");
+        infra = await this.ensureMeta(resourceOf(infra.kind), infra, undefined, false, "dockermachine.infrastructure.cluster.x-k8s.io");
         if (infra.status?.initialization?.provisioned === true) return infra;
         const name = machine.metadata.name;
         const controlPlane = machine.metadata.labels?.["cluster.x-k8s.io/control-plane"] !== undefined;
@@ -511,13 +520,13 @@ class ServerControllers {
                 spec: { providerID },
             });
         }
-        infra = await this.client.mergePatch(R.dockerMachine, infra.metadata.namespace, infra.metadata.name, { spec: { providerID } });
-        await this.patchStatus(R.dockerMachine, infra, {
+        infra = await this.client.mergePatch(resourceOf(infra.kind), infra.metadata.namespace, infra.metadata.name, { spec: { providerID } });
+        await this.patchStatus(resourceOf(infra.kind), infra, {
             initialization: { provisioned: true },
             addresses: [{ type: "InternalDNS", address: name }],
             conditions: conditions(infra.status?.conditions, [condition("Ready", true, "Ready"), condition("ContainerProvisioned", true, "Provisioned")]),
         });
-        return (await this.client.get(R.dockerMachine, infra.metadata.namespace, infra.metadata.name)) as KubeObject;
+        return (await this.client.get(resourceOf(infra.kind), infra.metadata.namespace, infra.metadata.name)) as KubeObject;
     }
 }
 
@@ -531,9 +540,8 @@ export class Controllers {
     private readonly permanentClient: KubeClient;
     private timer: NodeJS.Timeout | undefined;
     private busy = false;
-    private passes = 0;
     /** Servers (by name) whose controllers are stopped for now, as when a management cluster's providers are down. */
-    readonly paused = new Set<string>();
+    private readonly paused = new Set<string>();
     readonly lastError = new Map<string, string>();
 
     constructor(servers: KubeApiServer[], opts: ControllerOptions) {
@@ -559,16 +567,19 @@ export class Controllers {
                     }
                 }),
             );
-            this.passes++;
         } finally {
             this.busy = false;
         }
     }
 
-    /** Resolves after `n` complete passes (every server reconciled n times from now). */
-    async settle(n = 2): Promise<void> {
-        const target = this.passes + n + (this.busy ? 1 : 0);
-        while (this.passes < target) await new Promise((r) => setTimeout(r, 50));
+    /** Stops the controllers of one server; resolves once no pass of them is still running. */
+    async pause(server: string): Promise<void> {
+        this.paused.add(server);
+        while (this.busy) await new Promise((r) => setTimeout(r, 20));
+    }
+
+    resume(server: string): void {
+        this.paused.delete(server);
     }
 
     stop(): void {

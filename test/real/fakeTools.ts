@@ -1,7 +1,7 @@
 // The two tools that cannot run here, `kind` and `docker`, answered by the harness for the thin
 // clients in test/real/bin. Output and exit codes are kind's and docker's (the same texts as the fast
 // tier's fakes, test/fakes/README.md says where each comes from):
-//   kind: one kind cluster at a time, backed by the `kind` API server. `create cluster` hands out that
+//   kind: one kind cluster, the world's kindClusterName, backed by the `kind` API server. `create cluster` hands out that
 //     server's kubeconfig (restarting the server if a delete stopped it); `delete cluster` stops it and
 //     wipes its etcd, so the cluster and everything in it are gone, as with kind.
 //   docker: `version` and `ps` over the kind node container and the containers CAPD creates; the local
@@ -22,8 +22,10 @@ import { KubeApiServer, kubeconfigFor } from "./kubeApiServer";
 const { World: FakeWorld } = require("../fakes/world.js") as { World: new (statePath: string) => { st: { docker: { networks?: string[] } }; save(): void } };
 const FAST_TIER_DOCKER = path.join(__dirname, "..", "fakes", "bin", "docker");
 
-export const KIND_VERSION = "0.29.0";
-export const DOCKER_VERSION = "28.1.1";
+
+const KIND_VERSION = "0.29.0";
+const DOCKER_VERSION = "28.1.1";
+const KIND_NODE_KUBERNETES = "1.33.1";
 
 interface ToolCall {
     tool: string;
@@ -60,12 +62,14 @@ function parseArgs(argv: string[], valued: string[]): { pos: string[]; flag(...n
 export class FakeKindAndDocker {
     /** kind clusters that exist: name -> node image. */
     readonly kindClusters = new Map<string, string>();
+    /** Every call answered, in order: what ran the tools, e.g. none at preview. */
     readonly calls: { tool: string; argv: string[]; code: number }[] = [];
     private server: http.Server | undefined;
     url = "";
 
     constructor(
         private readonly kindServer: KubeApiServer,
+        private readonly kindClusterName: string,
         private readonly containers: Map<string, Container>,
         /** State file of the registry containers and networks (the fast tier's docker fake keeps them). */
         private readonly registryState: string,
@@ -138,8 +142,8 @@ export class FakeKindAndDocker {
             if (this.kindClusters.has(name)) {
                 return { stdout: "", stderr: `ERROR: failed to create cluster: node(s) already exist for a cluster with the name "${name}"\n`, code: 1 };
             }
-            if (this.kindClusters.size > 0) {
-                return { stdout: "", stderr: `fake kind: one kind cluster at a time here ('${[...this.kindClusters.keys()][0]}' exists)\n`, code: 99 };
+            if (name !== this.kindClusterName) {
+                return { stdout: "", stderr: `fake kind: this world has one kind cluster, '${this.kindClusterName}' (asked to create '${name}')\n`, code: 99 };
             }
             const image = args.flag("--image") ?? `kindest/node:v${KIND_NODE_KUBERNETES}`;
             let stderr = `Creating cluster "${name}" ...\n ✓ Ensuring node image (${image}) 🖼\n ✓ Preparing nodes 📦\n ✓ Writing configuration 📜\n`;
@@ -226,8 +230,6 @@ export class FakeKindAndDocker {
         return { stdout: "", stderr: `docker: '${cmd}' is not a docker command the fake answers (version, ps).\n`, code: 1 };
     }
 }
-
-const KIND_NODE_KUBERNETES = "1.33.1";
 
 // A Go template of the fields docker offers ({{.Names}}, {{.Server.Version}}, \t).
 function fill(template: string, fields: Record<string, unknown>): string {

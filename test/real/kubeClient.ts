@@ -70,7 +70,19 @@ export class KubeClient {
         return `${base}${ns}/${r.plural}${name ? `/${name}` : ""}${subresource ? `/${subresource}` : ""}`;
     }
 
-    request<T>(method: string, path: string, body?: unknown, contentType = "application/json", accept = "application/json"): Promise<T> {
+    /** One API call; "try again" answers (429, 503: e.g. a new CRD's storage still initializing) are retried for ~10 s. */
+    async request<T>(method: string, path: string, body?: unknown, contentType = "application/json", accept = "application/json"): Promise<T> {
+        for (let attempt = 1; ; attempt++) {
+            try {
+                return await this.requestOnce<T>(method, path, body, contentType, accept);
+            } catch (e) {
+                if (!(e instanceof KubeApiError && (e.status === 429 || e.status === 503)) || attempt >= 20) throw e;
+                await new Promise((r) => setTimeout(r, 500));
+            }
+        }
+    }
+
+    private requestOnce<T>(method: string, path: string, body: unknown, contentType: string, accept: string): Promise<T> {
         const payload = body === undefined ? undefined : JSON.stringify(body);
         return new Promise((resolve, reject) => {
             const req = https.request(

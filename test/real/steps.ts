@@ -1,30 +1,18 @@
 // Running the real step scripts in the real world, and reading what they left: the helpers of the
 // *.real.ts scenarios.
-import { spawn, ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { StepName, stepScript } from "../../render/steps";
+import { StepName } from "../../render/steps";
+import { StepProcessOptions, StepProcessResult, spawnStep } from "../support/stepProcess";
 import { KubeApiServer } from "./kubeApiServer";
-import { KubeClient, KubeObject, Resource } from "./kubeClient";
+import { KubeApiError, KubeClient, KubeObject, Resource } from "./kubeClient";
 import { RealWorld } from "./world";
 
-export interface StepRun {
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-    ms: number;
-}
-
-export interface StepOptions {
-    stdin?: string;
-    /** Called once the step runs, with its process (its own process group). */
-    started?(child: ChildProcess): void;
-}
+export type StepRun = StepProcessResult;
 
 /** Runs steps/<step>.sh (after lib.sh, as the program does) with the world's PATH and tools. */
-export function runStep(world: RealWorld, stateDir: string, step: StepName, env: Record<string, string>, opts: StepOptions = {}): Promise<StepRun> {
-    const childEnv: Record<string, string> = {
+export function runStep(world: RealWorld, stateDir: string, step: StepName, env: Record<string, string>, opts: StepProcessOptions = {}): Promise<StepRun> {
+    return spawnStep(step, {
         ...world.env,
         FLEET_ENV: "local",
         FLEET_STEP: step,
@@ -34,32 +22,13 @@ export function runStep(world: RealWorld, stateDir: string, step: StepName, env:
         FLEET_WAIT_TIMEOUT_SECONDS: "120",
         FLEET_ROLLOUT_WATCH_SECONDS: "30",
         ...env,
-    };
-    const started = Date.now();
-    return new Promise((resolve, reject) => {
-        const child = spawn("/bin/bash", ["-c", stepScript(step)], { env: childEnv, detached: true, stdio: ["pipe", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => {
-            stderr += d.toString();
-            if (process.env.FLEET_REAL_VERBOSE === "1") process.stderr.write(d);
-        });
-        child.on("error", reject);
-        child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started }));
-        child.stdin.on("error", () => undefined);
-        child.stdin.end(opts.stdin ?? "");
-        opts.started?.(child);
+    }, {
+        ...opts,
+        onStderr: (chunk) => {
+            if (process.env.FLEET_REAL_VERBOSE === "1") process.stderr.write(chunk);
+            opts.onStderr?.(chunk);
+        },
     });
-}
-
-/** Kills a step and everything it started (clusterctl, kubectl): an interrupted `pulumi up`. */
-export function killStep(child: ChildProcess): void {
-    try {
-        process.kill(-(child.pid as number), "SIGKILL");
-    } catch {
-        /* already gone */
-    }
 }
 
 export function describeRun(run: StepRun): string {
@@ -81,6 +50,9 @@ export interface GraphObject {
     /** Kind/name of each owner, resolved through its uid on the same server ("?" when it resolves to nothing). */
     owners: string[];
     paused: boolean;
+    resource: Resource;
+    namespace: string;
+    name: string;
 }
 
 const CRDS: Resource = { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", namespaced: false };
@@ -100,9 +72,9 @@ export async function graph(server: KubeApiServer, namespace: string): Promise<G
             const storage = (crd.spec.versions as { name: string; storage: boolean }[]).find((v) => v.storage);
             types.push([{ group: crd.spec.group, version: storage?.name ?? "v1", plural: crd.spec.names.plural, namespaced: true }, crd.spec.names.kind]);
         }
-        const objects: KubeObject[] = [];
-        for (const [t, kind] of types) {
-            for (const o of await client.list(t, namespace)) objects.push({ ...o, kind });
+        const objects: (KubeObject & { resource: Resource })[] = [];
+        for (const [resource, kind] of types) {
+            for (const o of await client.list(resource, namespace)) objects.push({ ...o, kind, resource });
         }
         const byUid = new Map(objects.map((o) => [o.metadata.uid, `${o.kind}/${o.metadata.name}`]));
         return objects
@@ -110,8 +82,28 @@ export async function graph(server: KubeApiServer, namespace: string): Promise<G
                 id: `${o.kind}/${o.metadata.name}`,
                 owners: (o.metadata.ownerReferences ?? []).map((r) => byUid.get(r.uid) ?? `?${r.kind}/${r.name}`).sort(),
                 paused: o.spec?.paused === true || o.metadata.annotations?.["cluster.x-k8s.io/paused"] !== undefined,
+                resource: o.resource,
+                namespace,
+                name: o.metadata.name,
             }))
             .sort((a, b) => a.id.localeCompare(b.id));
+    } finally {
+        client.close();
+    }
+}
+
+/** Removes every object of `graph` from the server, finalizers first (what is gone already is skipped). */
+export async function removeAll(server: KubeApiServer, objects: GraphObject[]): Promise<void> {
+    const client = new KubeClient(server);
+    try {
+        for (const o of objects) {
+            try {
+                await client.mergePatch(o.resource, o.namespace, o.name, { metadata: { finalizers: null } });
+                await client.delete(o.resource, o.namespace, o.name);
+            } catch (e) {
+                if (!(e instanceof KubeApiError && e.status === 404)) throw e;
+            }
+        }
     } finally {
         client.close();
     }

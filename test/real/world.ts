@@ -4,6 +4,9 @@
 // (test/real/controllers.ts), the providers' webhooks (test/real/webhooks.ts), and the `kind` and
 // `docker` CLIs (test/real/fakeTools.ts). clusterctl installs providers from a local repository
 // built offline (scripts/clusterctl-repository.sh).
+// All of that answers from this process's event loop: run `pulumi`, step scripts and clusterctl
+// asynchronously (spawn/execFile), never with execFileSync/spawnSync, or every webhook call, kind
+// invocation and reconcile waits until they time out.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -90,7 +93,7 @@ export async function startRealWorld(opts: RealWorldOptions): Promise<RealWorld>
         const webhooks = await startWebhookServer(path.join(opts.workDir, "webhooks"));
         stoppers.push(() => webhooks.stop());
         const containers = new Map<string, Container>();
-        const tools = new FakeKindAndDocker(kind, containers, path.join(opts.workDir, "docker-registry-state.json"));
+        const tools = new FakeKindAndDocker(kind, opts.kindClusterName, containers, path.join(opts.workDir, "docker-registry-state.json"));
         await tools.listen();
         stoppers.push(() => tools.close());
         const controllers = new Controllers([kind, permanent], {

@@ -80,7 +80,7 @@ describe("step pivot", () => {
         const second = await w.run("pivot", envFor(w));
         assert.strictEqual(second.code, 0, second.stderr);
         assert.strictEqual(second.log.filter((e) => e.tool === "clusterctl").length, 0);
-        assert.match(second.stderr, /already pivoted: Cluster fleet-system\/mgmt is on the permanent cluster, unpaused, and not on the temporary cluster; nothing to do/);
+        assert.match(second.stderr, /already pivoted: Cluster fleet-system\/mgmt is on the permanent cluster, unpaused, Available, and not on the temporary cluster; nothing to do/);
         assert.strictEqual(second.stdout, r.stdout);
         // The interlock now lets the temporary cluster go.
         const del = await w.run("temporary-cluster-delete", { KIND_CLUSTER_NAME: KIND });
