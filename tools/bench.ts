@@ -283,14 +283,21 @@ type EngineReport = { available: false; reason: string } | ({ available: true } 
 function engineRatios(m: EngineMeasurement) {
     const by = (name: string) => m.programs.find((p) => p.name === name)!;
     const [local, empty, emptyProjectRuntime] = [by("local"), by("empty"), by("emptyProjectRuntime")];
-    const ratio = (key: "previewSeconds" | "peakMemoryMiB", floor: EngineProgram) => round(local[key] / floor[key], 2);
+    const ratio = (key: "previewSeconds" | "previewCpuSeconds" | "peakMemoryMiB", floor: EngineProgram) => round(local[key] / floor[key], 2);
     return {
         pulumi: m.pulumiVersion,
         binDir: m.binDir,
         measuredRuns: m.measuredRuns,
         programs: Object.fromEntries(m.programs.map((p) => [p.name, p])),
         /** local / empty: the target; local / emptyProjectRuntime: what is left once both run the same way. */
-        preview: { ratio: ratio("previewSeconds", empty), max: maxPreviewRatio, ratioToEmptyProjectRuntime: ratio("previewSeconds", emptyProjectRuntime) },
+        preview: {
+            ratio: ratio("previewSeconds", empty),
+            max: maxPreviewRatio,
+            ratioToEmptyProjectRuntime: ratio("previewSeconds", emptyProjectRuntime),
+            // Wall time on a shared 2-core machine follows the other load; CPU time far less.
+            cpuRatio: ratio("previewCpuSeconds", empty),
+            cpuRatioToEmptyProjectRuntime: ratio("previewCpuSeconds", emptyProjectRuntime),
+        },
         memory: { ratio: ratio("peakMemoryMiB", empty), max: maxMemoryRatio, ratioToEmptyProjectRuntime: ratio("peakMemoryMiB", emptyProjectRuntime) },
         upNoChange: {
             ratio: local.upNoChangeSeconds === null || empty.upNoChangeSeconds === null ? null : round(local.upNoChangeSeconds / empty.upNoChangeSeconds, 2),
@@ -311,9 +318,18 @@ async function realEngine(): Promise<EngineReport> {
     console.log("");
     console.log(
         table(
-            ["program", "resources", "preview s", "preview runs", "peak MiB", "up, no change s"],
-            m.programs.map((p) => [p.name, p.resources, fixed(p.previewSeconds), p.previewRuns.map((r) => fixed(r)).join(" "), fixed(p.peakMemoryMiB, 0), p.upNoChangeSeconds === null ? "-" : fixed(p.upNoChangeSeconds)]),
-            [false, true, true, false, true, true],
+            ["program", "resources", "first preview s", "preview s", "preview runs", "preview CPU s", "peak MiB", "up, no change s"],
+            m.programs.map((p) => [
+                p.name,
+                p.resources,
+                fixed(p.firstPreviewSeconds),
+                fixed(p.previewSeconds),
+                p.previewRuns.map((r) => fixed(r)).join(" "),
+                fixed(p.previewCpuSeconds),
+                fixed(p.peakMemoryMiB, 0),
+                p.upNoChangeSeconds === null ? "-" : fixed(p.upNoChangeSeconds),
+            ]),
+            [false, true, true, true, false, true, true, true],
         ),
     );
     console.log(`${m.pulumiVersion}, warm, median of ${m.measuredRuns} alternated runs; peak MiB = summed RSS of the process tree (pulumi, language host, node, plugins)`);
@@ -327,7 +343,9 @@ function engineTargets(engine: EngineReport): Target[] {
         {
             name: `pulumi preview of local within ${maxPreviewRatio}x the empty TypeScript program's (real engine)`,
             met: engine.preview.ratio <= maxPreviewRatio,
-            detail: `${engine.preview.ratio}x (${engine.preview.ratioToEmptyProjectRuntime}x the empty program with the same runtime block)`,
+            detail:
+                `${engine.preview.ratio}x wall, ${engine.preview.cpuRatio}x CPU ` +
+                `(${engine.preview.ratioToEmptyProjectRuntime}x, ${engine.preview.cpuRatioToEmptyProjectRuntime}x the empty program with the same runtime block)`,
         },
         {
             name: `its peak memory within ${maxMemoryRatio}x`,

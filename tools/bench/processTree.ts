@@ -26,7 +26,7 @@ function children(pid: number): number[] {
 }
 
 /** Every descendant of `root` (not `root` itself), except the subtrees of `exclude`. */
-export function descendants(root: number, exclude: number[] = []): number[] {
+function descendants(root: number, exclude: number[] = []): number[] {
     const found: number[] = [];
     const queue = [root];
     while (queue.length > 0) {
