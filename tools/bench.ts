@@ -5,6 +5,8 @@
 //    process (peak memory per case), beside the floor of serializing the same objects with js-yaml.
 // 2. Critical path of the bootstrap for the local (docker) and staging (aws) stacks, from the plan's
 //    dependency graph and the documented step durations (docs/step-durations.md).
+// 3. The real engine (when scripts/engine-tools.sh provides it): `pulumi preview` and a no-change `up` of
+//    stack `local` beside an empty TypeScript program, wall time and peak memory (tools/bench/engine.ts).
 // Prints tables and the targets, writes out/bench.json. `--profile` also CPU-profiles the largest case
 // and prints where its time goes.
 import { spawnSync } from "child_process";
@@ -15,7 +17,9 @@ import { performance } from "perf_hooks";
 import { GraphNode, schedule, Schedule } from "./bench/criticalPath";
 import { Duration, durationsFile, loadDurations } from "./bench/durations";
 import type { CaseResult } from "./bench/programCost";
+import { EngineMeasurement, EngineProgram, measureEngine } from "./bench/engine";
 import { summarizeProfile } from "./bench/profile";
+import { engineToolsBinDir } from "../test/engine/workspace";
 import { chainRoles, OffPathGroup, planGraph, unavoidableSeconds } from "./bench/steps";
 
 const repoRoot = path.resolve(__dirname, "..");
@@ -32,6 +36,9 @@ const maxFloorRatio = 3;
 const maxPerClusterGrowth = 1.5;
 const maxCriticalPathOverChain = 1.1;
 const maxBenchSeconds = 300;
+// Targets (issue 15): the real engine's cost of `local` against the empty TypeScript program.
+const maxPreviewRatio = 1.3;
+const maxMemoryRatio = 1.5;
 
 interface Target {
     name: string;
@@ -269,6 +276,85 @@ function pathTargets(paths: StackPath[]): Target[] {
     });
 }
 
+// ------------------------------------------------------------------------------------------ real engine
+
+type EngineReport = { available: false; reason: string } | ({ available: true } & ReturnType<typeof engineRatios>);
+
+function engineRatios(m: EngineMeasurement) {
+    const by = (name: string) => m.programs.find((p) => p.name === name)!;
+    const [local, empty, emptyProjectRuntime] = [by("local"), by("empty"), by("emptyProjectRuntime")];
+    const ratio = (key: "previewSeconds" | "previewCpuSeconds" | "peakMemoryMiB", floor: EngineProgram) => round(local[key] / floor[key], 2);
+    return {
+        pulumi: m.pulumiVersion,
+        binDir: m.binDir,
+        measuredRuns: m.measuredRuns,
+        programs: Object.fromEntries(m.programs.map((p) => [p.name, p])),
+        /** local / empty: the target; local / emptyProjectRuntime: what is left once both run the same way. */
+        preview: {
+            ratio: ratio("previewSeconds", empty),
+            max: maxPreviewRatio,
+            ratioToEmptyProjectRuntime: ratio("previewSeconds", emptyProjectRuntime),
+            // Wall time on a shared 2-core machine follows the other load; CPU time far less.
+            cpuRatio: ratio("previewCpuSeconds", empty),
+            cpuRatioToEmptyProjectRuntime: ratio("previewCpuSeconds", emptyProjectRuntime),
+        },
+        memory: { ratio: ratio("peakMemoryMiB", empty), max: maxMemoryRatio, ratioToEmptyProjectRuntime: ratio("peakMemoryMiB", emptyProjectRuntime) },
+        upNoChange: {
+            ratio: local.upNoChangeSeconds === null || empty.upNoChangeSeconds === null ? null : round(local.upNoChangeSeconds / empty.upNoChangeSeconds, 2),
+            note: local.upNoChangeNote,
+        },
+    };
+}
+
+async function realEngine(): Promise<EngineReport> {
+    let binDir: string;
+    try {
+        binDir = engineToolsBinDir();
+    } catch (err) {
+        return { available: false, reason: (err as Error).message };
+    }
+    const m = await measureEngine(binDir, console.log);
+    const report = engineRatios(m);
+    console.log("");
+    console.log(
+        table(
+            ["program", "resources", "first preview s", "preview s", "preview runs", "preview CPU s", "peak MiB", "up, no change s"],
+            m.programs.map((p) => [
+                p.name,
+                p.resources,
+                fixed(p.firstPreviewSeconds),
+                fixed(p.previewSeconds),
+                p.previewRuns.map((r) => fixed(r)).join(" "),
+                fixed(p.previewCpuSeconds),
+                fixed(p.peakMemoryMiB, 0),
+                p.upNoChangeSeconds === null ? "-" : fixed(p.upNoChangeSeconds),
+            ]),
+            [false, true, true, true, false, true, true, true],
+        ),
+    );
+    console.log(`${m.pulumiVersion}, warm, median of ${m.measuredRuns} alternated runs; peak MiB = summed RSS of the process tree (pulumi, language host, node, plugins)`);
+    console.log(`local up, no change: ${report.upNoChange.note}`);
+    return { available: true, ...report };
+}
+
+function engineTargets(engine: EngineReport): Target[] {
+    if (!engine.available) return [];
+    return [
+        {
+            name: `pulumi preview of local within ${maxPreviewRatio}x the empty TypeScript program's (real engine)`,
+            met: engine.preview.ratio <= maxPreviewRatio,
+            detail:
+                `${engine.preview.ratio}x wall, ${engine.preview.cpuRatio}x CPU ` +
+                `(${engine.preview.ratioToEmptyProjectRuntime}x, ${engine.preview.cpuRatioToEmptyProjectRuntime}x the empty program with the same runtime block)`,
+        },
+        {
+            name: `its peak memory within ${maxMemoryRatio}x`,
+            met: engine.memory.ratio <= maxMemoryRatio,
+            detail: `${engine.memory.ratio}x (${engine.memory.ratioToEmptyProjectRuntime}x the empty program with the same runtime block)`,
+        },
+    ];
+}
+
 // ------------------------------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
@@ -326,12 +412,17 @@ async function main(): Promise<void> {
         printPath(p);
     }
 
+    console.log("\n3. The real engine: pulumi preview and up with no change, stack local beside an empty TypeScript program");
+    const engine = await realEngine();
+    if (!engine.available) console.log(`not measured: ${engine.reason}`);
+
     if (args.includes("--profile")) profileLargest();
 
     const benchSeconds = (performance.now() - started) / 1000;
     const targets = [
         ...costTargets(rows),
         ...pathTargets(paths),
+        ...engineTargets(engine),
         { name: "the bench finishes in under 5 minutes", met: benchSeconds < maxBenchSeconds, detail: `${fixed(benchSeconds, 1)} s` },
     ];
     console.log("\nTargets");
@@ -350,6 +441,7 @@ async function main(): Promise<void> {
             byStack: Object.fromEntries(paths.map((p) => [p.stack, p])),
             durations: Object.fromEntries([...durations.values()].map((d) => [d.key, { seconds: d.seconds, kind: d.kind, source: d.source }])),
         },
+        engine,
         targets,
         benchSeconds: round(benchSeconds, 1),
     };
