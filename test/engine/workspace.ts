@@ -102,14 +102,25 @@ export class PulumiWorkspace {
         const fullArgs = [...args, "--stack", this.options.stack, "--non-interactive", "--color", "never"];
         const started = Date.now();
         return new Promise((resolve) => {
-            const child = spawn("pulumi", fullArgs, { cwd: this.projectDir, env: this.env, stdio: ["pipe", "pipe", "pipe"] });
+            // Its own process group: a timeout or an interrupt of the test stops the engine, its plugins and
+            // the step it runs, not only the CLI.
+            const child = spawn("pulumi", fullArgs, { cwd: this.projectDir, env: this.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+            const stopGroup = () => {
+                try {
+                    process.kill(-(child.pid as number), "SIGTERM");
+                } catch {
+                    // already gone
+                }
+            };
+            process.once("exit", stopGroup);
             let stdout = "";
             let stderr = "";
             child.stdout.on("data", (d) => (stdout += d));
             child.stderr.on("data", (d) => (stderr += d));
-            const timer = setTimeout(() => child.kill("SIGTERM"), (opts.timeoutSeconds ?? 900) * 1000);
+            const timer = setTimeout(stopGroup, (opts.timeoutSeconds ?? 900) * 1000);
             child.on("close", (code) => {
                 clearTimeout(timer);
+                process.removeListener("exit", stopGroup);
                 resolve({ args: fullArgs, code, stdout, stderr, seconds: (Date.now() - started) / 1000 });
             });
             child.stdin.end(opts.stdin ?? "");

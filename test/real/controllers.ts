@@ -2,7 +2,9 @@
 // servers, on a timer that keeps going while a step script or `pulumi up` runs as a child process.
 // Each one does, through the API (status through the status subresource), what the upstream
 // controller does for the objects the program creates, and nothing for the scripts in particular:
-//   - Deployment controller + kubelet: every Deployment reports its replicas ready and Available.
+//   - Deployment controller + kubelet: every Deployment reports its replicas ready and Available, with
+//     the ReplicaSet the deployment controller keeps for it (Helm's --wait reads that one).
+//   - Flux Operator (where its Deployment runs): the FluxInstance `flux` Ready for its generation.
 //   - Cluster API core (runs where its Deployment capi-controller-manager has replicas): Cluster
 //     owner references on its infrastructure cluster, control plane and machine templates,
 //     status.initialization, v1beta2 conditions; MachineDeployment -> MachineSet -> Machines; Machine
@@ -26,6 +28,8 @@ import { WebhookServer, routeWebhooks } from "./webhooks";
 const capi = (group: string, plural: string): Resource => ({ group, version: "v1beta2", plural, namespaced: true });
 export const R = {
     deployment: { group: "apps", version: "v1", plural: "deployments", namespaced: true },
+    replicaSet: { group: "apps", version: "v1", plural: "replicasets", namespaced: true },
+    fluxInstance: { group: "fluxcd.controlplane.io", version: "v1", plural: "fluxinstances", namespaced: true },
     secret: { group: "", version: "v1", plural: "secrets", namespaced: true },
     node: { group: "", version: "v1", plural: "nodes", namespaced: false },
     cluster: capi("cluster.x-k8s.io", "clusters"),
@@ -159,6 +163,7 @@ class ServerControllers {
 
     async reconcile(): Promise<void> {
         await this.deployments();
+        await this.fluxOperator();
         await routeWebhooks(this.client, this.opts.webhooks, this.crdVersions);
         if (!this.running.has("cluster-api")) return;
         for (const cluster of await this.client.list(R.cluster)) {
@@ -192,8 +197,57 @@ class ServerControllers {
                 ]),
             };
             if (!sameStatus(d.status, status)) await this.client.mergePatch(R.deployment, d.metadata.namespace, d.metadata.name, { status }, "status");
+            await this.replicaSet(d, replicas);
         }
         this.running = running;
+    }
+
+    // The Flux Operator, where its Deployment runs: it reconciles the FluxInstance `flux` (installing the
+    // distribution, which here has no images to run) and reports it Ready for the generation it saw.
+    private async fluxOperator(): Promise<void> {
+        const operator = (await this.client.list(R.deployment)).find((d) => d.metadata.name === "flux-operator" && (d.spec?.replicas ?? 1) > 0);
+        if (!operator) return;
+        for (const instance of await this.client.list(R.fluxInstance, operator.metadata.namespace)) {
+            if (instance.metadata.name !== "flux" || instance.metadata.annotations?.["fluxcd.controlplane.io/reconcile"] === "disabled") continue;
+            const status = {
+                observedGeneration: instance.metadata.generation,
+                conditions: conditions(instance.status?.conditions, [condition("Ready", true, "ReconciliationSucceeded", "Reconciliation finished")]),
+            };
+            if (!sameStatus(instance.status, status)) await this.client.mergePatch(R.fluxInstance, instance.metadata.namespace, "flux", { status }, "status");
+        }
+    }
+
+    // The Deployment's current ReplicaSet, as the deployment controller keeps it: named and labelled with the
+    // pod-template-hash, its template the Deployment's, owned by it, its replicas ready (Helm's --wait reads
+    // readiness from it, not from the Deployment).
+    private async replicaSet(d: KubeObject, replicas: number): Promise<void> {
+        const template = d.spec?.template as { metadata?: { labels?: Record<string, string> } } | undefined;
+        if (!template) return;
+        const hash = crypto.createHash("sha256").update(JSON.stringify(template)).digest("hex").replace(/[^b-df-hj-np-tv-z2-9]/g, "").slice(0, 10);
+        const name = `${d.metadata.name}-${hash}`;
+        const labels = { ...template.metadata?.labels, "pod-template-hash": hash };
+        const ns = d.metadata.namespace;
+        let rs = await this.client.get(R.replicaSet, ns, name);
+        if (!rs) {
+            rs = await this.client.create(R.replicaSet, {
+                apiVersion: "apps/v1",
+                kind: "ReplicaSet",
+                metadata: {
+                    name,
+                    namespace: ns,
+                    labels,
+                    annotations: { "deployment.kubernetes.io/desired-replicas": String(replicas), "deployment.kubernetes.io/revision": "1" },
+                    ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: d.metadata.name, uid: d.metadata.uid as string, controller: true, blockOwnerDeletion: true }],
+                },
+                spec: {
+                    replicas,
+                    selector: { matchLabels: { ...(d.spec?.selector as { matchLabels?: Record<string, string> })?.matchLabels, "pod-template-hash": hash } },
+                    template: { ...template, metadata: { ...template.metadata, labels } },
+                },
+            });
+        }
+        const status = { replicas, fullyLabeledReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas, observedGeneration: rs.metadata.generation };
+        if (!sameStatus(rs.status, status)) await this.client.mergePatch(R.replicaSet, ns, name, { status }, "status");
     }
 
     private async finalize(r: Resource, obj: KubeObject): Promise<void> {
