@@ -22,6 +22,21 @@ export const handOffFieldManager = "kustomize-controller";
 const fieldManagerAnnotation = "pulumi.com/patchFieldManager";
 
 /**
+ * The field manager of the objects the program keeps. Stable, unlike the provider's default
+ * (`pulumi-kubernetes-<random>` per resource): the provider plans a changed Secret as a replacement, and its
+ * create under a new manager met a server-side-apply conflict with the old one on the real API server
+ * (a rotated sopsAgeKey failed `up`). Under one manager the replacement applies over the same object.
+ */
+export const programFieldManager = "fleet-bootstrap";
+
+/** The object's metadata with its field manager: its own if it names one (a hand-off), else the program's. */
+function managedMetadata(object: K8sObject): K8sObject["metadata"] {
+    const annotations = { ...object.metadata.annotations };
+    annotations[fieldManagerAnnotation] ??= programFieldManager;
+    return { ...object.metadata, annotations };
+}
+
+/**
  * Options and object for one that Git owns after the hand-off: created with Flux's field manager, and every
  * field but apiVersion and kind ignored after creation, so a later `pulumi up` neither reverts a Git change
  * nor meets a server-side-apply conflict (config drift is reported against the committed render instead).
@@ -41,6 +56,7 @@ export function applyHandedOff(prefix: string, object: K8sObject, opts: pulumi.C
 /** One resource per object: typed for Namespace and ConfigMap, CustomResource for everything else. */
 export function applyObject(prefix: string, object: K8sObject, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
     const name = resourceName(prefix, object);
+    object = { ...object, metadata: managedMetadata(object) };
     if (object.apiVersion === "v1" && object.kind === "Namespace") return new k8s.core.v1.Namespace(name, { metadata: object.metadata }, opts);
     if (object.apiVersion === "v1" && object.kind === "ConfigMap") {
         return new k8s.core.v1.ConfigMap(name, { metadata: object.metadata, data: object.data as Record<string, string> }, opts);
@@ -64,7 +80,7 @@ export function applySecrets(prefix: string, shape: K8sObject[], values: pulumi.
         return new k8s.core.v1.Secret(
             resourceName(prefix, object),
             {
-                metadata: object.metadata,
+                metadata: managedMetadata(object),
                 type: object.type as string | undefined,
                 // Whichever the render uses: stringData (plain text) or data (base64, e.g. resource-set content).
                 ...(object.stringData !== undefined ? { stringData: pulumi.secret(real.apply((o) => o.stringData as Record<string, string>)) } : {}),

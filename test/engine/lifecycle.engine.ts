@@ -30,7 +30,10 @@ function previewSteps(result: CommandResult): PreviewStep[] {
 
 /** A secret that must never appear in plain text: an age key of the right shape (bech32), unique to this run. */
 const BECH32 = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L";
-const SOPS_AGE_KEY = `AGE-SECRET-KEY-1${Array.from(crypto.randomBytes(58), (b) => BECH32[b % 32]).join("")}`;
+const newAgeKey = () => `AGE-SECRET-KEY-1${Array.from(crypto.randomBytes(58), (b) => BECH32[b % 32]).join("")}`;
+const SOPS_AGE_KEY = newAgeKey();
+/** Every age key the stack was given, none of which may appear in plain text. */
+const ageKeys = [SOPS_AGE_KEY];
 
 /** The world's variables but PATH: the workspace builds its own, with the world's fakes first. */
 function withoutPath(env: Record<string, string>): Record<string, string> {
@@ -119,12 +122,12 @@ describe("the real engine on the local stack, from an empty stack to destroy", f
         const cluster = permanentGet(["clusters.cluster.x-k8s.io", "-n", ns, mgmt]);
         assert.notStrictEqual(cluster.spec.paused, true, "the moved Cluster is left paused");
         assert.ok(!exists("kind", ["clusters.cluster.x-k8s.io", "-n", ns, mgmt]), "the Cluster is still on kind after the pivot");
-        const instance = permanentGet(["fluxinstances.fluxcd.controlplane.io", "-n", "flux-system", "flux"]);
+        const instance = permanentGet(["fluxinstances.fluxcd.controlplane.io", "-n", "flux-system", "flux", "--show-managed-fields"]);
         assert.strictEqual(instance.spec.sync.name, spec.flux.syncName);
-        const syncManager = (instance.metadata.managedFields as { manager: string; fieldsV1: { "f:spec"?: Record<string, unknown> } }[]).find(
-            (f) => f.manager === "fleet-bootstrap-flux-sync",
-        );
-        assert.ok(syncManager?.fieldsV1["f:spec"]?.["f:sync"], "spec.sync is not owned by the sync patch's own field manager");
+        // One owner at a time: the program applied it as the manager Flux applies with, so Flux takes it over from Git.
+        const managers = (instance.metadata.managedFields as { manager: string; operation: string; fieldsV1: { "f:spec"?: Record<string, unknown> } }[]).filter((f) => f.operation === "Apply");
+        assert.deepStrictEqual(managers.map((f) => f.manager), ["kustomize-controller"], "the FluxInstance has another applier than Flux's own manager");
+        assert.ok(managers[0].fieldsV1["f:spec"]?.["f:sync"], "spec.sync is not owned by kustomize-controller");
         for (const module of spec.bootstrapModules) {
             const kind = module.content.kind === "helm" ? "helmchartproxies.addons.cluster.x-k8s.io" : "clusterresourcesets.addons.cluster.x-k8s.io";
             assert.ok(exists("permanent", [kind, "-n", ns, module.name]), `bootstrap module ${module.name}: no ${kind} on the permanent cluster`);
@@ -146,9 +149,43 @@ describe("the real engine on the local stack, from an empty stack to destroy", f
         assert.match(`${refused.stdout}${refused.stderr}`, new RegExp(`fluxSyncName changed from "${spec.flux.syncName}" to "renamed"`));
     });
 
+    it("a config change: rotating sopsAgeKey previews and updates exactly the Secrets that hold it, nothing else", async function () {
+        const kinds = "secrets,configmaps,helmchartproxies.addons.cluster.x-k8s.io,clusterresourcesets.addons.cluster.x-k8s.io,fluxinstances.fluxcd.controlplane.io";
+        const versions = () =>
+            new Map(
+                (permanentGet([kinds, "-A"]).items as { kind: string; metadata: { namespace: string; name: string; resourceVersion: string; uid: string } }[]).map((o) => [
+                    `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`,
+                    `${o.metadata.uid} ${o.metadata.resourceVersion}`,
+                ]),
+            );
+        const before = versions();
+        const rotated = newAgeKey();
+        ageKeys.push(rotated);
+        await pulumi.ok(["config", "set", "--secret", "sopsAgeKey"], { stdin: rotated });
+        const changes = previewSteps(await pulumi.ok(["preview", "--json"])).filter((s) => s.op !== "same" && s.op !== "read");
+        assert.ok(changes.length > 0, "the rotation previews no change");
+        // Provider 4.25 plans a changed Secret as a replacement: created first (an apply of the same name,
+        // which takes the object over), the old one then not deleted (retainOnDelete). The API server must see
+        // an update of the same object.
+        assert.deepStrictEqual(
+            changes.filter((s) => !["update", "replace"].includes(s.op) || typeOf(s) !== "kubernetes:core/v1:Secret").map((s) => `${s.op} ${s.urn}`),
+            [],
+            "the rotation previews more than the Secrets",
+        );
+        await pulumi.ok(["up", "--yes", "--skip-preview"]);
+        const after = versions();
+        const changed = [...after].filter(([key, version]) => before.get(key) !== version).map(([key]) => key).sort();
+        assert.ok(changed.includes("Secret flux-system/sops-age"), `sops-age was not updated: ${changed.join(", ")}`);
+        assert.strictEqual(changed.length, changes.length, `the preview named ${changes.length} updates, the API server saw ${changed.join(", ")}`);
+        assert.ok(changed.every((key) => key.startsWith("Secret ")), `more than Secrets changed: ${changed.join(", ")}`);
+        const uid = (entry: string | undefined) => entry?.split(" ")[0];
+        assert.deepStrictEqual(changed.filter((key) => uid(before.get(key)) !== uid(after.get(key))), [], "a Secret was deleted and created again");
+        await pulumi.ok(["up", "--yes", "--skip-preview", "--expect-no-changes"]);
+    });
+
     it("stack export: no secret in plain text, kubeconfigs are secret outputs", async function () {
         const exported = (await pulumi.ok(["stack", "export"])).stdout;
-        for (const [what, value] of [["sopsAgeKey", SOPS_AGE_KEY], ["the kind API token", world.kind.token], ["the permanent API token", world.permanent.token]]) {
+        for (const [what, value] of [...ageKeys.map((key) => ["sopsAgeKey", key]), ["the kind API token", world.kind.token], ["the permanent API token", world.permanent.token]]) {
             assert.ok(!exported.includes(value), `${what} is in the exported state in plain text`);
         }
         const outputs = JSON.parse((await pulumi.ok(["stack", "output", "--json"])).stdout) as Record<string, unknown>;
