@@ -20,6 +20,7 @@ import { toYaml } from "../../render/yaml";
 import { fleetLabels } from "../../stacks/spec";
 import { localSpec, stagingSpec } from "../fixtures/specs";
 import { crdsDir } from "../fixtures/paths";
+import { spawnCommand } from "../support/stepProcess";
 import { FakeState, LogEntry, Scenario, ServerState, World, b64 } from "../fakes/world";
 
 export const REPO = path.resolve(__dirname, "..", "..");
@@ -167,7 +168,7 @@ export class TestWorld {
     }
 
     /** Runs a command line with /bin/bash -c in this world (the fakes on PATH), as @pulumi/command would. */
-    runCommand(step: StepName, commandLine: string, env: Record<string, string | undefined>, opts: RunOptions = {}): Promise<RunResult> {
+    async runCommand(step: StepName, commandLine: string, env: Record<string, string | undefined>, opts: RunOptions = {}): Promise<RunResult> {
         const before = this.log().length;
         const base: Record<string, string | undefined> = {
             PATH: `${this.bin}:${systemBin()}`,
@@ -188,37 +189,10 @@ export class TestWorld {
         const merged = { ...base, ...env, ...(opts.env ?? {}) };
         const childEnv: Record<string, string> = {};
         for (const [k, v] of Object.entries(merged)) if (v !== undefined) childEnv[k] = v;
-        const started = Date.now();
-        return new Promise((resolve, reject) => {
-            const child = spawn("/bin/bash", ["-c", commandLine], { env: childEnv, detached: true, stdio: ["pipe", "pipe", "pipe"] });
-            let stdout = "";
-            let stderr = "";
-            let output = "";
-            child.stdout.on("data", (d: Buffer) => {
-                stdout += d.toString();
-                output += d.toString();
-            });
-            child.stderr.on("data", (d: Buffer) => {
-                stderr += d.toString();
-                output += d.toString();
-            });
-            const guard = setTimeout(() => {
-                try {
-                    process.kill(-(child.pid as number), "SIGKILL");
-                } catch {
-                    /* already gone */
-                }
-            }, 15000);
-            child.on("error", reject);
-            child.on("close", (code, signal) => {
-                clearTimeout(guard);
-                const result: RunResult = { step, code, signal, stdout, stderr, output, log: this.log().slice(before), ms: Date.now() - started };
-                this.runs.push(result);
-                resolve(result);
-            });
-            child.stdin.on("error", () => undefined);
-            child.stdin.end(opts.stdin ?? "");
-        });
+        const run = await spawnCommand(commandLine, childEnv, { stdin: opts.stdin, guardMs: 15000 });
+        const result: RunResult = { step, ...run, log: this.log().slice(before) };
+        this.runs.push(result);
+        return result;
     }
 }
 

@@ -1,13 +1,16 @@
-// One step script as the program runs it (lib.sh + <step>.sh through `bash -c`), in its own process
-// group so that a test can kill it with everything it started, as an interrupted `pulumi up` would.
+// A step as the program's Command runs it: its one-line command through `bash -c`, the script in
+// FLEET_STEP_SCRIPT, in its own process group so that a test can kill it with everything it started, as
+// an interrupted `pulumi up` would. Shared by the fast tier (test/steps) and the real-world tier (test/real).
 import { ChildProcess, spawn } from "node:child_process";
-import { StepName, stepScript } from "../../render/steps";
+import { STEP_COMMANDS, StepName, stepScript } from "../../render/steps";
 
 export interface StepProcessResult {
     code: number | null;
     signal: NodeJS.Signals | null;
     stdout: string;
     stderr: string;
+    /** stdout and stderr interleaved as they came, as the engine shows a failed command's output. */
+    output: string;
     ms: number;
 }
 
@@ -29,25 +32,36 @@ export function killStep(child: ChildProcess): void {
     }
 }
 
-export function spawnStep(step: StepName, env: Record<string, string>, opts: StepProcessOptions = {}): Promise<StepProcessResult> {
+/** Runs a command line with /bin/bash -c, as @pulumi/command does. */
+export function spawnCommand(commandLine: string, env: Record<string, string>, opts: StepProcessOptions = {}): Promise<StepProcessResult> {
     const started = Date.now();
     return new Promise((resolve, reject) => {
-        const child = spawn("/bin/bash", ["-c", stepScript(step)], { env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn("/bin/bash", ["-c", commandLine], { env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        let output = "";
+        child.stdout.on("data", (d: Buffer) => {
+            stdout += d.toString();
+            output += d.toString();
+        });
         child.stderr.on("data", (d: Buffer) => {
             stderr += d.toString();
+            output += d.toString();
             opts.onStderr?.(d);
         });
         const guard = opts.guardMs === undefined ? undefined : setTimeout(() => killStep(child), opts.guardMs);
         child.on("error", reject);
         child.on("close", (code, signal) => {
             clearTimeout(guard);
-            resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+            resolve({ code, signal, stdout, stderr, output, ms: Date.now() - started });
         });
         child.stdin.on("error", () => undefined);
         child.stdin.end(opts.stdin ?? "");
         opts.started?.(child);
     });
+}
+
+/** Creates a step as its Command does: STEP_COMMANDS.create with the script in FLEET_STEP_SCRIPT. */
+export function spawnStep(step: StepName, env: Record<string, string>, opts: StepProcessOptions = {}): Promise<StepProcessResult> {
+    return spawnCommand(STEP_COMMANDS.create, { ...env, FLEET_STEP: step, FLEET_STEP_SCRIPT: stepScript(step) }, opts);
 }
