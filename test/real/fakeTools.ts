@@ -103,7 +103,12 @@ export class FakeKindAndDocker {
     async close(): Promise<void> {
         const server = this.server;
         this.server = undefined;
-        if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+        if (server) {
+            await new Promise<void>((resolve) => {
+                server.close(() => resolve());
+                server.closeAllConnections();
+            });
+        }
     }
 
     /** The kubeconfig `kind get kubeconfig` prints: contexts named kind-<name>, as kind names them. */

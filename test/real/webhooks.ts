@@ -65,6 +65,13 @@ export async function startWebhookServer(dir: string): Promise<WebhookServer> {
             res.end(JSON.stringify({ apiVersion: review.apiVersion, kind: review.kind, response }));
         });
     });
+    // Every TCP connection, also one still in its TLS handshake: stop() destroys them all, or the API
+    // server's keep-alive connections (it reconnects at any time) would hold close() open forever.
+    const sockets = new Set<net.Socket>();
+    server.on("connection", (socket: net.Socket) => {
+        sockets.add(socket);
+        socket.once("close", () => sockets.delete(socket));
+    });
     await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(0, "127.0.0.1", () => resolve());
@@ -75,8 +82,8 @@ export async function startWebhookServer(dir: string): Promise<WebhookServer> {
         caBundle: Buffer.from(fs.readFileSync(cert, "utf8")).toString("base64"),
         calls,
         stop: () => new Promise<void>((resolve) => {
-            server.closeAllConnections();
             server.close(() => resolve());
+            for (const socket of sockets) socket.destroy();
         }),
     };
 }
