@@ -15,15 +15,15 @@ const spec = readProgramConfig();
 const self = pulumi.runtime.isDryRun()
     ? new pulumi.StackReference("previous-outputs", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` })
     : undefined;
-const previous = (name: string): pulumi.Output<unknown> => (self ? self.getOutput(name) : pulumi.output(undefined));
+const lastUpdate = (output: string): pulumi.Output<unknown> => (self ? self.getOutput(output) : pulumi.output(undefined));
 const environment = new Environment(spec, readSecrets(spec), {
-    previousFluxSyncName: previous("fluxSyncName") as pulumi.Output<string | undefined>,
+    previousFluxSyncName: lastUpdate("fluxSyncName") as pulumi.Output<string | undefined>,
 });
 
 // A program upgrade that changes only step scripts updates every step Command; say what that means.
 export const stepScripts = stepScriptsDigest();
-previous("stepScripts").apply((previous: unknown) => {
-    if (typeof previous === "string" && previous !== stepScripts) {
+lastUpdate("stepScripts").apply((recorded: unknown) => {
+    if (typeof recorded === "string" && recorded !== stepScripts) {
         pulumi.log.info("step scripts changed since the last update (program upgrade): every step records its new script; a step whose inputs did not change runs nothing and prints \"step scripts changed, no cluster change\"");
     }
 });
@@ -31,8 +31,8 @@ previous("stepScripts").apply((previous: unknown) => {
 // Fields Cluster API refuses to change in place: refused at preview, with the fix, not halfway through up.
 const moduleObjects = spec.bootstrapModules.flatMap((module) => renderModule(spec, module, module.content.kind === "secrets" ? placeholderSecretValues(spec) : undefined));
 export const immutableFields = immutableFieldValues(moduleObjects);
-previous("immutableFields").apply((previous: unknown) => {
-    const changes = immutableFieldChanges(previous as Record<string, string> | undefined, immutableFields);
+lastUpdate("immutableFields").apply((recorded: unknown) => {
+    const changes = immutableFieldChanges(recorded as Record<string, string> | undefined, immutableFields);
     if (changes.length > 0) throw new Error(`fleet-bootstrap:bootstrapModules: ${changes.join("\n")}`);
 });
 
