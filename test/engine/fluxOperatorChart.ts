@@ -14,8 +14,15 @@ interface Manifest {
     metadata: { name: string };
 }
 
+/** The go binary scripts/engine-tools.sh uses: $GO, else go on PATH, else Go's default install. */
+function goBinary(): string {
+    if (process.env.GO) return process.env.GO;
+    const onPath = (process.env.PATH ?? "").split(":").find((dir) => dir && fs.existsSync(path.join(dir, "go")));
+    return onPath ? path.join(onPath, "go") : "/usr/local/go/bin/go";
+}
+
 function goModuleDir(cacheRoot: string, moduleAtVersion: string): string {
-    const out = execFileSync("go", ["mod", "download", "-json", moduleAtVersion], {
+    const out = execFileSync(goBinary(), ["mod", "download", "-json", moduleAtVersion], {
         cwd: cacheRoot,
         encoding: "utf8",
         env: { ...process.env, GOMODCACHE: path.join(cacheRoot, "gomod"), GOFLAGS: "-modcacherw", GOTOOLCHAIN: "local", GOWORK: "off" },
