@@ -41,6 +41,11 @@ function withoutPath(env: Record<string, string>): Record<string, string> {
     return rest;
 }
 
+/** The resource a bootstrap module becomes on the management cluster: a HelmChartProxy or a ClusterResourceSet. */
+function moduleResource(module: EnvironmentSpec["bootstrapModules"][number]): string {
+    return module.content.kind === "helm" ? "helmchartproxies.addons.cluster.x-k8s.io" : "clusterresourcesets.addons.cluster.x-k8s.io";
+}
+
 function loadSpec(): EnvironmentSpec {
     const result = loadStackSpec("local");
     if (!result.ok) throw new Error(`the local stack's config is invalid:\n${result.errors.join("\n")}`);
@@ -129,7 +134,7 @@ describe("the real engine on the local stack, from an empty stack to destroy", f
         assert.deepStrictEqual(managers.map((f) => f.manager), ["kustomize-controller"], "the FluxInstance has another applier than Flux's own manager");
         assert.ok(managers[0].fieldsV1["f:spec"]?.["f:sync"], "spec.sync is not owned by kustomize-controller");
         for (const module of spec.bootstrapModules) {
-            const kind = module.content.kind === "helm" ? "helmchartproxies.addons.cluster.x-k8s.io" : "clusterresourcesets.addons.cluster.x-k8s.io";
+            const kind = moduleResource(module);
             assert.ok(exists("permanent", [kind, "-n", ns, module.name]), `bootstrap module ${module.name}: no ${kind} on the permanent cluster`);
         }
         assert.ok(exists("permanent", ["secret", "-n", "flux-system", "sops-age"]), "no sops-age Secret");
@@ -203,7 +208,7 @@ describe("the real engine on the local stack, from an empty stack to destroy", f
         assert.strictEqual(permanentGet(["clusters.cluster.x-k8s.io", "-n", ns, mgmt]).metadata.uid, before.cluster, "destroy touched the management Cluster");
         assert.strictEqual(permanentGet(["fluxinstances.fluxcd.controlplane.io", "-n", "flux-system", "flux"]).metadata.uid, before.instance, "destroy touched the FluxInstance");
         for (const module of spec.bootstrapModules) {
-            const kind = module.content.kind === "helm" ? "helmchartproxies.addons.cluster.x-k8s.io" : "clusterresourcesets.addons.cluster.x-k8s.io";
+            const kind = moduleResource(module);
             assert.ok(exists("permanent", [kind, "-n", ns, module.name]), `destroy deleted bootstrap module ${module.name}`);
         }
         await pulumi.ok(["preview"]);

@@ -39,7 +39,6 @@ export interface KubeApiServerOptions {
     controllerManager?: boolean;
 }
 
-const running = new Set<KubeApiServer>();
 const children = new Set<ChildProcess>();
 let exitHooksInstalled = false;
 
@@ -58,7 +57,7 @@ function installExitHooks(): void {
     }
 }
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const server = net.createServer();
         server.unref();
@@ -247,16 +246,9 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
             if (processes.length === 0) await launch();
         },
         async stop(): Promise<void> {
-            running.delete(server);
             await stopAll();
             fs.rmSync(dir, { recursive: true, force: true });
         },
     };
-    running.add(server);
     return server;
-}
-
-/** Stops every server this process started (for an `after` hook). */
-export async function stopAllKubeApiServers(): Promise<void> {
-    await Promise.all([...running].map((s) => s.stop()));
 }
