@@ -33,7 +33,7 @@ const moduleObjects = spec.bootstrapModules.flatMap((module) => renderModule(spe
 export const immutableFields = immutableFieldValues(moduleObjects);
 lastUpdate("immutableFields").apply((recorded: unknown) => {
     const changes = immutableFieldChanges(recorded as Record<string, string> | undefined, immutableFields);
-    if (changes.length > 0) throw new Error(`fleet-bootstrap:bootstrapModules: ${changes.join("\n")}`);
+    if (changes.length > 0) throw new pulumi.RunError(`fleet-bootstrap:bootstrapModules: ${changes.join("\n")}`);
 });
 
 const mgmt = spec.managementCluster.name;

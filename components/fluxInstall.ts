@@ -98,6 +98,7 @@ export class FluxInstall extends pulumi.ComponentResource {
                         "The FluxInstance sync name is immutable: changing it would make the operator delete and recreate every Flux object. " +
                         `Set fluxSyncName back to "${previous}", or rename deliberately: README "Renaming the Flux sync" (fluxSyncRenameFrom: ${previous}).`,
                     this,
+                    /*hideStack*/ true,
                 );
             }
             return instance.spec;

@@ -67,7 +67,7 @@ export function childOf(parent: pulumi.ComponentResource, opts: pulumi.Component
 
 /** Validation that runs before a component creates any child, naming the argument and what is expected. */
 export function requireArg(component: pulumi.Resource, condition: boolean, message: string): void {
-    if (!condition) throw new pulumi.ResourceError(message, component);
+    if (!condition) throw new pulumi.ResourceError(message, component, /*hideStack*/ true);
 }
 
 /** The steps' variable for an adopted management cluster (config adoptExistingManagementCluster), when set. */

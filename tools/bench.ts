@@ -284,6 +284,7 @@ function engineRatios(m: EngineMeasurement) {
     const by = (name: string) => m.programs.find((p) => p.name === name)!;
     const [local, empty, emptyProjectRuntime] = [by("local"), by("empty"), by("emptyProjectRuntime")];
     const ratio = (key: "previewSeconds" | "previewCpuSeconds" | "peakMemoryMiB", floor: EngineProgram) => round(local[key] / floor[key], 2);
+    const [localUp, emptyUp] = [local.upNoChange!, empty.upNoChange!];
     return {
         pulumi: m.pulumiVersion,
         binDir: m.binDir,
@@ -300,8 +301,10 @@ function engineRatios(m: EngineMeasurement) {
         },
         memory: { ratio: ratio("peakMemoryMiB", empty), max: maxMemoryRatio, ratioToEmptyProjectRuntime: ratio("peakMemoryMiB", emptyProjectRuntime) },
         upNoChange: {
-            ratio: local.upNoChangeSeconds === null || empty.upNoChangeSeconds === null ? null : round(local.upNoChangeSeconds / empty.upNoChangeSeconds, 2),
-            note: local.upNoChangeNote,
+            ratio: round(localUp.seconds / emptyUp.seconds, 2),
+            cpuRatio: round(localUp.cpuSeconds / emptyUp.cpuSeconds, 2),
+            memoryRatio: round(localUp.peakMemoryMiB / emptyUp.peakMemoryMiB, 2),
+            note: localUp.note,
         },
     };
 }
@@ -318,7 +321,7 @@ async function realEngine(): Promise<EngineReport> {
     console.log("");
     console.log(
         table(
-            ["program", "resources", "first preview s", "preview s", "preview runs", "preview CPU s", "peak MiB", "up, no change s"],
+            ["program", "resources", "first preview s", "preview s", "preview runs", "preview CPU s", "peak MiB", "up, no change s", "up CPU s", "up peak MiB"],
             m.programs.map((p) => [
                 p.name,
                 p.resources,
@@ -327,9 +330,11 @@ async function realEngine(): Promise<EngineReport> {
                 p.previewRuns.map((r) => fixed(r)).join(" "),
                 fixed(p.previewCpuSeconds),
                 fixed(p.peakMemoryMiB, 0),
-                p.upNoChangeSeconds === null ? "-" : fixed(p.upNoChangeSeconds),
+                p.upNoChange ? fixed(p.upNoChange.seconds) : "-",
+                p.upNoChange ? fixed(p.upNoChange.cpuSeconds) : "-",
+                p.upNoChange ? fixed(p.upNoChange.peakMemoryMiB, 0) : "-",
             ]),
-            [false, true, true, true, false, true, true, true],
+            [false, true, true, true, false, true, true, true, true, true],
         ),
     );
     console.log(`${m.pulumiVersion}, warm, median of ${m.measuredRuns} alternated runs; peak MiB = summed RSS of the process tree (pulumi, language host, node, plugins)`);

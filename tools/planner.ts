@@ -162,7 +162,7 @@ export async function planStack(options: PlanOptions): Promise<{ ok: false; erro
     }
     if (failures.length > 0) {
         const first = failures[0];
-        throw new Error(`the program failed: ${first instanceof Error ? first.message : String(first)}`);
+        throw new Error(`the program failed: ${first instanceof Error ? first.message : String(first)}`, { cause: first });
     }
 
     const resources: PlannedResource[] = [];

@@ -6,14 +6,12 @@
 // is server-side applied to an API server with the upstream schemas, and the engine's own handling of
 // secrets, retainOnDelete, deletedWith and the self-StackReference.
 import * as assert from "node:assert";
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { loadStackSpec } from "../../stacks/stackFiles";
 import { EnvironmentSpec } from "../../stacks/spec";
-import { FAKE_BIN, RealWorld, startRealWorld } from "../real/world";
-import { fluxOperatorChart } from "./fluxOperatorChart";
+import { RealWorld } from "../real/world";
+import { loadLocalSpec, newAgeKey, startLocalStack } from "./localStack";
 import { CommandResult, engineToolsBinDir, PulumiWorkspace } from "./workspace";
 
 interface PreviewStep {
@@ -28,32 +26,18 @@ function previewSteps(result: CommandResult): PreviewStep[] {
     return (JSON.parse(result.stdout) as { steps: PreviewStep[] }).steps;
 }
 
-/** A secret that must never appear in plain text: an age key of the right shape (bech32), unique to this run. */
-const BECH32 = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L";
-const newAgeKey = () => `AGE-SECRET-KEY-1${Array.from(crypto.randomBytes(58), (b) => BECH32[b % 32]).join("")}`;
+/** A secret that must never appear in plain text, unique to this run. */
 const SOPS_AGE_KEY = newAgeKey();
 /** Every age key the stack was given, none of which may appear in plain text. */
 const ageKeys = [SOPS_AGE_KEY];
-
-/** The world's variables but PATH: the workspace builds its own, with the world's fakes first. */
-function withoutPath(env: Record<string, string>): Record<string, string> {
-    const { PATH: _path, ...rest } = env;
-    return rest;
-}
 
 /** The resource a bootstrap module becomes on the management cluster: a HelmChartProxy or a ClusterResourceSet. */
 function moduleResource(module: EnvironmentSpec["bootstrapModules"][number]): string {
     return module.content.kind === "helm" ? "helmchartproxies.addons.cluster.x-k8s.io" : "clusterresourcesets.addons.cluster.x-k8s.io";
 }
 
-function loadSpec(): EnvironmentSpec {
-    const result = loadStackSpec("local");
-    if (!result.ok) throw new Error(`the local stack's config is invalid:\n${result.errors.join("\n")}`);
-    return result.spec;
-}
-
 describe("the real engine on the local stack, from an empty stack to destroy", function () {
-    const spec = loadSpec();
+    const spec = loadLocalSpec();
     const ns = spec.clusterNamespace;
     const mgmt = spec.managementCluster.name;
     let workDir: string;
@@ -73,30 +57,9 @@ describe("the real engine on the local stack, from an empty stack to destroy", f
     before(async function () {
         const binDir = engineToolsBinDir();
         workDir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-engine-"));
-        world = await startRealWorld({
-            workDir: path.join(workDir, "world"),
-            binDir,
-            managementClusterName: mgmt,
-            namespace: ns,
-            kindClusterName: spec.temporaryCluster.name,
-        });
-        pulumi = new PulumiWorkspace({
-            workDir: path.join(workDir, "engine"),
-            binDir,
-            stack: "local",
-            pathFirst: [FAKE_BIN],
-            env: {
-                ...withoutPath(world.env),
-                FLEET_POLL_SECONDS: "1",
-                FLEET_ROLLOUT_WATCH_SECONDS: "10",
-            },
-        });
+        ({ world, pulumi } = await startLocalStack({ workDir, binDir, sopsAgeKey: SOPS_AGE_KEY }));
         const cli = pulumi.cli;
         console.log(`      pulumi ${cli.version} ${cli.fromPath ? `already on PATH (${cli.dir}), used instead of the built one` : `built by scripts/engine-tools.sh`}; plugins from ${binDir}`);
-        await pulumi.ok(["stack", "init"]);
-        // ghcr.io is out of reach here: the operator chart comes from the operator's own install manifests.
-        await pulumi.ok(["config", "set", "fluxOperatorBootstrapChart", fluxOperatorChart(binDir, spec.versions.fluxOperator)]);
-        await pulumi.ok(["config", "set", "--secret", "sopsAgeKey"], { stdin: SOPS_AGE_KEY });
     });
 
     after(async function () {
@@ -151,7 +114,11 @@ describe("the real engine on the local stack, from an empty stack to destroy", f
         const refused = await pulumi.run(["preview"]);
         await pulumi.ok(["config", "set", "fluxSyncName", spec.flux.syncName]);
         assert.notStrictEqual(refused.code, 0, "a changed sync name previewed without error");
-        assert.match(`${refused.stdout}${refused.stderr}`, new RegExp(`fluxSyncName changed from "${spec.flux.syncName}" to "renamed"`));
+        const output = `${refused.stdout}${refused.stderr}`;
+        assert.match(output, new RegExp(`fluxSyncName changed from "${spec.flux.syncName}" to "renamed"`));
+        // The message alone: the runtime prints any other error from a resource with util.inspect, which walks
+        // the component graph (minutes of garbage collection, pages of dump).
+        assert.doesNotMatch(output, /__pulumiResource|<ref \*\d+>/, "the refusal dumps the component graph");
     });
 
     it("a config change: rotating sopsAgeKey previews and updates exactly the Secrets that hold it, nothing else", async function () {

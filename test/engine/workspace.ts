@@ -64,7 +64,7 @@ export interface PulumiWorkspaceOptions {
 }
 
 // What the project needs at run time; tests, tools and the Git render stay behind.
-const PROJECT_ENTRIES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "stacks", "render", "steps", "clusters"];
+const PROJECT_ENTRIES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "runtime", "components", "stacks", "render", "steps", "clusters"];
 
 export class PulumiWorkspace {
     readonly projectDir: string;

@@ -1,13 +1,15 @@
 // The real engine's cost of this program against the floor every TypeScript Pulumi program pays: `pulumi
 // preview` of stack `local` and of an empty TypeScript program (one ComponentResource, one output, the
 // same package versions), alternated in one run, warm, median of the runs; the peak memory of the whole
-// process tree (pulumi, language host, node, plugins); `up` with no change on a converged stack.
+// process tree (pulumi, language host, node, plugins); `up` with no change on a converged stack: `local`
+// converged against the engine test's world (test/engine/localStack.ts), the empty programs on their own.
 // Runs in the engine tests' workspace (test/engine/workspace.ts): a project copy, a file backend, its own
 // PULUMI_HOME, the plugins from the engine tools' bin directory, nothing downloaded.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { newAgeKey, startLocalStack } from "../../test/engine/localStack";
 import { CommandResult, PulumiWorkspace, REPO } from "../../test/engine/workspace";
 import { endedChildrenCpuSeconds, sampleTreeMemory } from "./processTree";
 
@@ -39,19 +41,25 @@ export interface EngineProgram {
     previewCpuSeconds: number;
     /** Of the preview. */
     peakMemoryMiB: number;
-    /** `up --expect-no-changes` on the converged stack; null where the stack cannot converge on this machine. */
-    upNoChangeSeconds: number | null;
-    upNoChangeRuns: number[];
-    upNoChangePeakMemoryMiB: number | null;
-    upNoChangeNote: string;
+    /** `up --expect-no-changes` on the converged stack (not measured for the runtime-block variant). */
+    upNoChange?: EngineMeasure & { note: string };
+}
+
+/** A stack of a program that has converged: where a no-change `up` runs. */
+interface Converged {
+    workspace: PulumiWorkspace;
+    note: string;
+    stop(): Promise<void>;
 }
 
 interface Program {
     name: string;
     description: string;
+    /** Where the previews run: a new stack, nothing created yet. */
     workspace: PulumiWorkspace;
-    /** Why `up` cannot converge on this machine; undefined when it can (no cluster, no cloud needed). */
-    cannotConverge?: string;
+    /** Converges a stack of the program for the no-change `up`, started after the previews so that nothing
+     * else runs beside them; none where that `up` is not measured. */
+    converge?: () => Promise<Converged>;
 }
 
 type Sample = { result: CommandResult; peakMemoryMiB: number; cpuSeconds: number };
@@ -107,10 +115,11 @@ function isProviderPackage(dir: string): boolean {
 /**
  * Replaces the project copy of `workspace` with the empty program. Its node_modules links to the project's
  * packages (the same versions) except the provider SDKs (@pulumi/kubernetes, ...), which an empty program
- * does not have and whose plugins the engine would otherwise start.
+ * does not have and whose plugins the engine would otherwise start. The project's runtime/ stays: the
+ * project's runtime block preloads from it.
  */
 function writeEmptyProgram(workspace: PulumiWorkspace, runtime: string): void {
-    for (const entry of fs.readdirSync(workspace.projectDir)) fs.rmSync(path.join(workspace.projectDir, entry), { recursive: true, force: true });
+    for (const entry of fs.readdirSync(workspace.projectDir).filter((e) => e !== "runtime")) fs.rmSync(path.join(workspace.projectDir, entry), { recursive: true, force: true });
     for (const [name, text] of Object.entries(emptyProgramFiles(runtime))) fs.writeFileSync(path.join(workspace.projectDir, name), text);
     const source = path.join(REPO, "node_modules");
     const target = path.join(workspace.projectDir, "node_modules");
@@ -123,12 +132,12 @@ function writeEmptyProgram(workspace: PulumiWorkspace, runtime: string): void {
     }
 }
 
-async function measure(program: Program, args: string[]): Promise<Sample> {
+async function measure(workspace: PulumiWorkspace, args: string[]): Promise<Sample> {
     const cpuBefore = endedChildrenCpuSeconds();
     const memory = sampleTreeMemory(process.pid);
     let result: CommandResult;
     try {
-        result = await program.workspace.ok(args);
+        result = await workspace.ok(args);
     } catch (err) {
         memory.stop();
         throw err;
@@ -151,17 +160,23 @@ interface PreviewJson {
     diagnostics?: Array<{ severity: string; message: string }>;
 }
 
-/** Runs every command of every program alternately, so that the same load on the machine falls on each. */
-async function alternate(programs: Program[], args: string[], log: (line: string) => void): Promise<Map<string, Sample[]>> {
-    const samples = new Map<string, Sample[]>(programs.map((p) => [p.name, []]));
+/** Runs the command in every program's workspace alternately, so that the same load on the machine falls on each. */
+async function alternate(workspaces: Map<string, PulumiWorkspace>, args: string[], log: (line: string) => void): Promise<Map<string, Sample[]>> {
+    const samples = new Map<string, Sample[]>([...workspaces.keys()].map((name) => [name, []]));
     for (let i = 0; i < measuredRuns; i++) {
-        for (const p of programs) {
-            const sample = await measure(p, args);
-            samples.get(p.name)!.push(sample);
-            log(`  pulumi ${args[0]} ${p.name}: ${sample.result.seconds.toFixed(2)} s (CPU ${sample.cpuSeconds.toFixed(2)} s), ${sample.peakMemoryMiB.toFixed(0)} MiB`);
+        for (const [name, workspace] of workspaces) {
+            const sample = await measure(workspace, args);
+            samples.get(name)!.push(sample);
+            log(`  pulumi ${args[0]} ${name}: ${sample.result.seconds.toFixed(2)} s (CPU ${sample.cpuSeconds.toFixed(2)} s), ${sample.peakMemoryMiB.toFixed(0)} MiB`);
         }
     }
     return samples;
+}
+
+/** An empty program's stack after one `up`: it converges without clusters. */
+async function convergeOwn(workspace: PulumiWorkspace): Promise<Converged> {
+    const up = await workspace.ok(["up", "--yes"]);
+    return { workspace, note: `converged by one \`up\` (${up.seconds.toFixed(1)} s)`, stop: async () => {} };
 }
 
 export interface EngineMeasurement {
@@ -187,11 +202,22 @@ export async function measureEngine(binDir: string, log: (line: string) => void)
                 name: "local",
                 description: "this program, stack local",
                 workspace: workspace("local", "local"),
-                cannotConverge:
-                    "not measured: `up` of local creates a kind cluster and Cluster API clusters on Docker, which this machine does not have; " +
-                    "the no-change `up` is measured on the empty programs, which converge without clusters",
+                converge: async () => {
+                    const stack = await startLocalStack({ workDir: path.join(workDir, "local-world"), binDir, sopsAgeKey: newAgeKey() });
+                    try {
+                        const up = await stack.pulumi.ok(["up", "--yes", "--skip-preview"], { timeoutSeconds: 1200 });
+                        return {
+                            workspace: stack.pulumi,
+                            note: `converged by one \`up\` (${up.seconds.toFixed(1)} s) against the engine test's world: real kube-apiservers for kind and the management cluster, the real clusterctl and kubectl, kind, docker and the controllers played`,
+                            stop: () => stack.world.stop(),
+                        };
+                    } catch (err) {
+                        await stack.world.stop();
+                        throw err;
+                    }
+                },
             },
-            { name: "empty", description: "an empty TypeScript program as `pulumi new typescript` makes it (the runtime's bundled ts-node 7.0.1, cached)", workspace: empty },
+            { name: "empty", description: "an empty TypeScript program as `pulumi new typescript` makes it (the runtime's bundled ts-node 7.0.1, cached)", workspace: empty, converge: () => convergeOwn(empty) },
             { name: "emptyProjectRuntime", description: "the same empty program with this project's Pulumi.yaml runtime block", workspace: emptyProjectRuntime },
         ];
         const pulumiVersion = execFileSync(path.join(binDir, "pulumi"), ["version"], { encoding: "utf8" }).trim();
@@ -199,7 +225,7 @@ export async function measureEngine(binDir: string, log: (line: string) => void)
         for (const p of programs) {
             await p.workspace.ok(["stack", "init"]);
             // The warm-up (file cache, transform caches), and what the preview shows.
-            const first = await measure(p, ["preview", "--json"]);
+            const first = await measure(p.workspace, ["preview", "--json"]);
             const json = JSON.parse(first.result.stdout) as PreviewJson;
             firsts.set(p.name, {
                 resources: json.steps.length,
@@ -208,32 +234,37 @@ export async function measureEngine(binDir: string, log: (line: string) => void)
                 firstPreviewPeakMemoryMiB: Number(first.peakMemoryMiB.toFixed(2)),
             });
         }
-        const previews = await alternate(programs, ["preview"], log);
-        const converging = programs.filter((p) => p.cannotConverge === undefined);
-        for (const p of converging) await p.workspace.ok(["up", "--yes"]);
-        const ups = await alternate(converging, ["up", "--yes", "--expect-no-changes"], log);
-        return {
-            binDir,
-            pulumiVersion,
-            measuredRuns,
-            programs: programs.map((p) => {
-                const preview = summarize(previews.get(p.name)!);
-                const up = ups.has(p.name) ? summarize(ups.get(p.name)!) : null;
-                return {
-                    name: p.name,
-                    description: p.description,
-                    ...firsts.get(p.name)!,
-                    previewSeconds: preview.seconds,
-                    previewRuns: preview.runs,
-                    previewCpuSeconds: preview.cpuSeconds,
-                    peakMemoryMiB: preview.peakMemoryMiB,
-                    upNoChangeSeconds: up?.seconds ?? null,
-                    upNoChangeRuns: up?.runs ?? [],
-                    upNoChangePeakMemoryMiB: up?.peakMemoryMiB ?? null,
-                    upNoChangeNote: p.cannotConverge ?? "`up --expect-no-changes` after an `up`: the stack converged, nothing to do",
-                };
-            }),
-        };
+        const previews = await alternate(new Map(programs.map((p) => [p.name, p.workspace])), ["preview"], log);
+        const converged = new Map<string, Converged>();
+        try {
+            for (const p of programs) {
+                if (!p.converge) continue;
+                log(`  converging ${p.name} ...`);
+                converged.set(p.name, await p.converge());
+            }
+            const ups = await alternate(new Map([...converged].map(([name, c]) => [name, c.workspace])), ["up", "--yes", "--expect-no-changes"], log);
+            return {
+                binDir,
+                pulumiVersion,
+                measuredRuns,
+                programs: programs.map((p) => {
+                    const preview = summarize(previews.get(p.name)!);
+                    const up = ups.get(p.name);
+                    return {
+                        name: p.name,
+                        description: p.description,
+                        ...firsts.get(p.name)!,
+                        previewSeconds: preview.seconds,
+                        previewRuns: preview.runs,
+                        previewCpuSeconds: preview.cpuSeconds,
+                        peakMemoryMiB: preview.peakMemoryMiB,
+                        upNoChange: up && { ...summarize(up), note: converged.get(p.name)!.note },
+                    };
+                }),
+            };
+        } finally {
+            for (const c of converged.values()) await c.stop();
+        }
     } finally {
         fs.rmSync(workDir, { recursive: true, force: true });
     }
