@@ -24,6 +24,7 @@ import { getVpcs } from "@pulumi/aws/ec2";
 import * as pulumi from "@pulumi/pulumi";
 
 import { awsTagKeys } from "../render/capi";
+import { userError } from "./stepCommand";
 
 /** The tag CAPA puts on the AWS resources it creates for a cluster (value `owned`). */
 export function capaClusterTagKey(clusterName: string): string {
@@ -66,7 +67,7 @@ export async function assertNoForeignCluster(
     const own = [...(ours.ids ?? [])].sort();
     const foreign = foreignVpcIds(tagged.ids ?? [], own);
     if (foreign.length > 0) {
-        throw new pulumi.ResourceError(foreignClusterMessage(args, foreign), opts.parent, /*hideStack*/ true);
+        throw userError(foreignClusterMessage(args, foreign), opts.parent);
     }
     return own;
 }

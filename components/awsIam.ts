@@ -19,6 +19,7 @@ import {
     policyJson,
 } from "../render/iam";
 import { AwsCredentials } from "../stacks/spec";
+import { userError } from "./stepCommand";
 
 /** The stack setting that switches to reuse (Pulumi.yaml `awsReuseExistingIam`, spec `aws.reuseExistingIam`). */
 export const REUSE_EXISTING_IAM_CONFIG_KEY = "fleet-bootstrap:awsReuseExistingIam";
@@ -245,14 +246,13 @@ async function checkNamesAreFree(
         foreign.push(`${role.name} (${tag ? `owned by ${tag}` : "not created by fleet-bootstrap, e.g. by clusterawsadm's CloudFormation stack"})`);
     }
     if (foreign.length > 0) {
-        throw new pulumi.ResourceError(
+        throw userError(
             `CAPA's IAM already exists in this AWS account: ${foreign.join(", ")}. ` +
                 `This stack would create these names and \`pulumi up\` would fail with EntityAlreadyExists; nothing was created. ` +
                 `To use the existing IAM: \`pulumi config set ${REUSE_EXISTING_IAM_CONFIG_KEY} true\`. ` +
                 `To let this stack own it instead, delete it first (\`clusterawsadm bootstrap iam delete-cloudformation-stack\` ` +
                 `if it came from there) once no cluster uses it.`,
             parent,
-            /*hideStack*/ true,
         );
     }
     return true;
@@ -305,7 +305,7 @@ async function lookUp(
         }
     });
     if (problems.length > 0) {
-        throw new pulumi.ResourceError(`CAPA's IAM is incomplete in this AWS account ${hint} ${problems.join("; ")}.`, parent, /*hideStack*/ true);
+        throw userError(`CAPA's IAM is incomplete in this AWS account ${hint} ${problems.join("; ")}.`, parent);
     }
     const controllers = roles[plan.roles.findIndex((r) => r.name === capaIamName("controllers"))]!;
     return {

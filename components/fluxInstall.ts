@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { K8sObject } from "../render/types";
 import { applyHandedOff, applySecrets, handOff } from "./kubernetesObjects";
-import { childOf, requireArg } from "./stepCommand";
+import { childOf, requireArg, userError } from "./stepCommand";
 
 export interface HelmChart {
     repo: string;
@@ -93,12 +93,11 @@ export class FluxInstall extends pulumi.ComponentResource {
         // sync.name is immutable in the Flux Operator: refuse a change at preview instead of failing the apply.
         const checkedSpec = pulumi.output(args.previousSyncName).apply((previous) => {
             if (previous && previous !== this.syncName && previous !== args.renameFrom) {
-                throw new pulumi.ResourceError(
+                throw userError(
                     `FluxInstall ${name}: fleet-bootstrap:fluxSyncName changed from "${previous}" to "${this.syncName}". ` +
                         "The FluxInstance sync name is immutable: changing it would make the operator delete and recreate every Flux object. " +
                         `Set fluxSyncName back to "${previous}", or rename deliberately: README "Renaming the Flux sync" (fluxSyncRenameFrom: ${previous}).`,
                     this,
-                    /*hideStack*/ true,
                 );
             }
             return instance.spec;

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { checkManagementCredential, renewalCommands } from "../render/kubeconfig";
-import { adoptVariables, childOf, dnsLabel, requireArg, stepCommand } from "./stepCommand";
+import { adoptVariables, childOf, dnsLabel, requireArg, stepCommand, userError } from "./stepCommand";
 
 export interface ManagementClusterArgs {
     environment: string;
@@ -66,7 +66,7 @@ export class ManagementCluster extends pulumi.ComponentResource {
         // The kept credential is checked at every preview and up, before anything uses it.
         this.kubeconfig = pulumi.secret(apply.stdout).apply((kubeconfig) => {
             const check = checkManagementCredential(kubeconfig, new Date(), renewal);
-            if (check?.problem === "expired") throw new pulumi.ResourceError(`ManagementCluster ${name}: ${check.message}`, this, /*hideStack*/ true);
+            if (check?.problem === "expired") throw userError(`ManagementCluster ${name}: ${check.message}`, this);
             if (check) pulumi.log.warn(check.message, this);
             return kubeconfig;
         });

@@ -65,9 +65,14 @@ export function childOf(parent: pulumi.ComponentResource, opts: pulumi.Component
     return { parent, retainOnDelete: opts?.retainOnDelete, deletedWith: opts?.deletedWith };
 }
 
+/** An error for the user: the runtime reports its message on `resource`, without a stack trace. */
+export function userError(message: string, resource: pulumi.Resource | undefined): pulumi.ResourceError {
+    return new pulumi.ResourceError(message, resource, /*hideStack*/ true);
+}
+
 /** Validation that runs before a component creates any child, naming the argument and what is expected. */
 export function requireArg(component: pulumi.Resource, condition: boolean, message: string): void {
-    if (!condition) throw new pulumi.ResourceError(message, component, /*hideStack*/ true);
+    if (!condition) throw userError(message, component);
 }
 
 /** The steps' variable for an adopted management cluster (config adoptExistingManagementCluster), when set. */

@@ -253,9 +253,10 @@ describe("the program under mocks (offline plan)", function () {
     it("refuses a change of the Flux sync name at preview", async () => {
         await assert.rejects(planStack({ stack: "local", preview: true, previousOutputs: { fluxSyncName: "old-name" } }), (err: unknown) => {
             assert.match((err as Error).message, /fluxSyncName changed from "old-name" to "flux-system"/);
-            // Shown as its message: the runtime would util.inspect the error and, through it, the component graph.
+            // Reported as its message on the FluxInstall, not as a stack trace and a dump of the error.
             const cause = (err as Error).cause;
             assert.ok(pulumi.ResourceError.isInstance(cause) && cause.hideStack, "the refusal is a ResourceError with hideStack");
+            assert.ok(cause.resource instanceof pulumi.ComponentResource, "the refusal names its resource");
             return true;
         });
         const deliberate = await planStack({ stack: "local", preview: true, previousOutputs: { fluxSyncName: "old-name" }, overrides: { fluxSyncRenameFrom: "old-name" } });
