@@ -3,9 +3,9 @@
 // function it serializes) and npm's Arborist with pacote and sigstore (to find the packages such a function
 // needs), about 470 modules; its runner opens a V8 inspector session with the debugger enabled (to map
 // script ids to files), which then reports every script node compiles. Together about 2 s of CPU and
-// 60 MiB on every preview and up (README "Benchmark"). This program serializes no function (no dynamic provider, no
-// function-valued input), so all of it now happens on first use instead: the SDK gets a stand-in whose
-// first property read loads the real module. Everything else loads as before.
+// 60 MiB on every preview and up (README "Benchmark"). This program serializes no function (no dynamic
+// provider, no function-valued input), so all of it now happens on first use instead: the SDK gets a
+// stand-in whose first property read loads the real module. Everything else loads as before.
 import { Module } from "module";
 import * as path from "path";
 

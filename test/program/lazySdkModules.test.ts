@@ -2,15 +2,8 @@
 // Pulumi.yaml's nodeargs, in a process of its own.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as yaml from "js-yaml";
-import * as path from "path";
-
-const repo = path.resolve(__dirname, "..", "..");
-const projectNodeArgs = (): string[] => {
-    const project = yaml.load(fs.readFileSync(path.join(repo, "Pulumi.yaml"), "utf8")) as { runtime: { options: { nodeargs: string } } };
-    return project.runtime.options.nodeargs.split(/\s+/).filter(Boolean);
-};
+import { repoRoot } from "../../stacks/stackFiles";
+import { projectNodeArgs } from "../support/nodeArgs";
 
 /** The closure-serialization modules the preload defers, as they appear in require.cache. */
 const deferred = { typescript: "/node_modules/typescript/", arborist: "/node_modules/@npmcli/arborist/", normalizePackageData: "/node_modules/normalize-package-data/" };
@@ -18,7 +11,7 @@ const deferred = { typescript: "/node_modules/typescript/", arborist: "/node_mod
 /** Runs `script` in node started with `nodeArgs`; it prints JSON on its last line. */
 function run(nodeArgs: string[], script: string): Record<string, unknown> {
     const probe = `const loaded = () => Object.fromEntries(Object.entries(${JSON.stringify(deferred)}).map(([k, dir]) => [k, Object.keys(require.cache).some((f) => f.includes(dir))]));\n${script}`;
-    const result = spawnSync(process.execPath, [...nodeArgs, "-e", probe], { cwd: repo, encoding: "utf8" });
+    const result = spawnSync(process.execPath, [...nodeArgs, "-e", probe], { cwd: repoRoot, encoding: "utf8" });
     assert.strictEqual(result.status, 0, result.stderr);
     return JSON.parse(result.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
 }

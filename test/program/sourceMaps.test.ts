@@ -4,17 +4,15 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as yaml from "js-yaml";
 import * as path from "path";
-
-const repo = path.resolve(__dirname, "..", "..");
-const nodeArgs = (yaml.load(fs.readFileSync(path.join(repo, "Pulumi.yaml"), "utf8")) as { runtime: { options: { nodeargs: string } } }).runtime.options.nodeargs.split(/\s+/);
+import { repoRoot } from "../../stacks/stackFiles";
+import { projectNodeArgs } from "../support/nodeArgs";
 
 describe("start-up: source maps", function () {
     this.timeout(60000);
 
     it("an error thrown in an apply: its .ts frame on the source line, the SDK's frames in node_modules as .js, util.inspect with colors in one go", () => {
-        const sourceLine = fs.readFileSync(path.join(repo, "components", "stepCommand.ts"), "utf8").split("\n").findIndex((l) => l.includes("new pulumi.ResourceError(")) + 1;
+        const sourceLine = fs.readFileSync(path.join(repoRoot, "components", "stepCommand.ts"), "utf8").split("\n").findIndex((l) => l.includes("new pulumi.ResourceError(")) + 1;
         const script = `
             const util = require("util");
             const pulumi = require("@pulumi/pulumi");
@@ -26,7 +24,7 @@ describe("start-up: source maps", function () {
                 process.exit(0);
             });
             pulumi.output(1).apply(() => { throw userError("refused", undefined); });`;
-        const result = spawnSync(process.execPath, [...nodeArgs, "-e", script], { cwd: repo, encoding: "utf8", timeout: 50000 });
+        const result = spawnSync(process.execPath, [...projectNodeArgs(), "-e", script], { cwd: repoRoot, encoding: "utf8", timeout: 50000 });
         assert.strictEqual(result.status, 0, result.stderr);
         const out = JSON.parse(result.stdout.trim().split("\n").pop()!) as { stack: string; inspectedLength: number };
         assert.match(out.stack, new RegExp(`components/stepCommand\\.ts:${sourceLine}:\\d+`), "the program's frame is not on its .ts line");
