@@ -15,6 +15,10 @@
 #                                (default: $HOME/.fleet-bootstrap); created 0700
 #   FLEET_POLL_SECONDS           poll interval of every wait (default 3; tests use 0)
 #   FLEET_WAIT_TIMEOUT_SECONDS   bound of the long waits (step default documented per step)
+#   FLEET_WAIT_CLOCK             what a wait's timeout counts: "real" (default: the clock and the
+#                                polls, whichever passes it first) or "polls" (polls alone, one
+#                                second each: the tests' clock, the same on a busy machine as on an
+#                                idle one)
 #   FLEET_RETRIES                attempts for a transient error of one command (default 5)
 #   FLEET_RESUME_COMMAND         the command failure messages give to resume
 #                                (default: pulumi up -s $FLEET_ENV; e.g. pulumi destroy -s ... for a
@@ -39,7 +43,7 @@
 #     ~/.kube/config is never read or written.
 #   - waits use "virtual time" as well as the clock: a wait ends after timeout seconds of real
 #     time or after timeout/max(poll,1) polls, whichever comes first (so tests with a poll interval
-#     of 0 stay fast and deterministic).
+#     of 0 stay fast); with FLEET_WAIT_CLOCK=polls only the polls count (so they stay deterministic).
 set -Eeuo pipefail
 unset KUBECONFIG
 umask 077
@@ -50,6 +54,7 @@ export LC_ALL=C
 
 FLEET_POLL=${FLEET_POLL_SECONDS:-3}
 FLEET_RETRIES=${FLEET_RETRIES:-5}
+FLEET_WAIT_CLOCK=${FLEET_WAIT_CLOCK:-real}
 FLEET_RESUME=${FLEET_RESUME_COMMAND:-pulumi up -s ${FLEET_ENV}}
 STATE_DIR="${FLEET_STATE_DIR:-${HOME:?HOME must be set (the state directory defaults to \$HOME/.fleet-bootstrap)}/.fleet-bootstrap}/${FLEET_ENV}"
 WORK_DIR=""
@@ -178,6 +183,9 @@ fleet_require_uint() { # <name> <value>
 }
 fleet_require_uint FLEET_POLL_SECONDS "$FLEET_POLL"
 fleet_require_uint FLEET_RETRIES "$FLEET_RETRIES"
+if [[ $FLEET_WAIT_CLOCK != real && $FLEET_WAIT_CLOCK != polls ]]; then
+  fleet_fail "FLEET_WAIT_CLOCK must be 'real' or 'polls', got '$FLEET_WAIT_CLOCK'" "nothing was changed by this step" "fix FLEET_WAIT_CLOCK in the step environment, then run $FLEET_RESUME"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # State and temporary directories.
@@ -303,12 +311,13 @@ fleet_wait_begin() {
   fleet__w_last=""
 }
 
-# fleet_wait_elapsed: seconds waited so far (the larger of real and virtual time).
+# fleet_wait_elapsed: seconds waited so far (the larger of real and virtual time; virtual time
+# alone with FLEET_WAIT_CLOCK=polls).
 fleet_wait_elapsed() {
   local real=$((SECONDS - fleet__w_start)) step=$FLEET_POLL virt
   if ((step < 1)); then step=1; fi
   virt=$((fleet__w_polls * step))
-  if ((real > virt)); then echo "$real"; else echo "$virt"; fi
+  if [[ $FLEET_WAIT_CLOCK == real ]] && ((real > virt)); then echo "$real"; else echo "$virt"; fi
 }
 
 # fleet_wait_expired: true once the timeout has passed.

@@ -117,9 +117,15 @@ export class PulumiWorkspace {
             let stderr = "";
             child.stdout.on("data", (d) => (stdout += d));
             child.stderr.on("data", (d) => (stderr += d));
-            const timer = setTimeout(stopGroup, (opts.timeoutSeconds ?? 900) * 1000);
+            const boundSeconds = opts.timeoutSeconds ?? 900;
+            let hung = false;
+            const timer = setTimeout(() => {
+                hung = true;
+                stopGroup();
+            }, boundSeconds * 1000);
             child.on("close", (code) => {
                 clearTimeout(timer);
+                if (hung) stderr += `\n[engine test] stopped: pulumi ${args.join(" ")} had not finished after ${boundSeconds} s, the bound of this wait\n`;
                 process.removeListener("exit", stopGroup);
                 resolve({ args: fullArgs, code, stdout, stderr, seconds: (Date.now() - started) / 1000 });
             });

@@ -1,9 +1,9 @@
 // The start-up preload (runtime/lazySdkModules.ts): node runs exactly as the Pulumi runtime starts it, with
 // Pulumi.yaml's nodeargs, in a process of its own.
 import * as assert from "assert";
-import { spawnSync } from "child_process";
 import { repoRoot } from "../../stacks/stackFiles";
 import { projectNodeArgs } from "../support/nodeArgs";
+import { runSync } from "../support/bounds";
 
 /** The closure-serialization modules the preload defers, as they appear in require.cache. */
 const deferred = { typescript: "/node_modules/typescript/", arborist: "/node_modules/@npmcli/arborist/", normalizePackageData: "/node_modules/normalize-package-data/" };
@@ -11,13 +11,12 @@ const deferred = { typescript: "/node_modules/typescript/", arborist: "/node_mod
 /** Runs `script` in node started with `nodeArgs`; it prints JSON on its last line. */
 function run(nodeArgs: string[], script: string): Record<string, unknown> {
     const probe = `const loaded = () => Object.fromEntries(Object.entries(${JSON.stringify(deferred)}).map(([k, dir]) => [k, Object.keys(require.cache).some((f) => f.includes(dir))]));\n${script}`;
-    const result = spawnSync(process.execPath, [...nodeArgs, "-e", probe], { cwd: repoRoot, encoding: "utf8" });
+    const result = runSync(`node ${nodeArgs.join(" ")}`, process.execPath, [...nodeArgs, "-e", probe], { cwd: repoRoot });
     assert.strictEqual(result.status, 0, result.stderr);
     return JSON.parse(result.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
 }
 
-describe("start-up: the SDK's closure-serialization modules load on first use", function () {
-    this.timeout(60000);
+describe("start-up: the SDK's closure-serialization modules load on first use", () => {
 
     it("without the preload, loading @pulumi/pulumi loads every one of them (the preload still has work to do)", () => {
         const out = run(["--require", "tsx/cjs"], `require("@pulumi/pulumi"); console.log(JSON.stringify(loaded()));`);

@@ -4,7 +4,6 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawnSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { Plan, planStack, PlannedResource } from "../../tools/planner";
 import { componentOrder, writePlan } from "../../tools/plan";
@@ -12,6 +11,7 @@ import { renderDigest, renderFleetRepository } from "../../render/fleetRepo";
 import { syncFleetDirectory } from "../../tools/render";
 import { readCommittedRender } from "../../stacks/fleetCheckout";
 import { validateObject } from "../support/validate";
+import { runSync } from "../support/bounds";
 
 const fakeSecrets = {
     sopsAgeKey: "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ",
@@ -66,8 +66,7 @@ function dependsTransitively(p: Plan, from: PlannedResource, on: PlannedResource
     return false;
 }
 
-describe("the program under mocks (offline plan)", function () {
-    this.timeout(60000);
+describe("the program under mocks (offline plan)", () => {
     let local: Plan;
     let staging: Plan;
     before(async () => {
@@ -325,14 +324,13 @@ describe("the program under mocks (offline plan)", function () {
     });
 });
 
-describe("npm run plan", function () {
-    this.timeout(60000);
+describe("npm run plan", () => {
     it("writes nothing and exits non-zero on invalid config, listing every problem", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-bad-"));
         const configFile = path.join(dir, "bad.yaml");
         fs.writeFileSync(configFile, "controlPlaneReplicas: 2\nprovider: gcp\n");
         const out = path.join(dir, "out");
-        const run = spawnSync(process.execPath, ["--import", "tsx", "tools/plan.ts", "local", "--out", out, "--config-file", configFile], { encoding: "utf8" });
+        const run = runSync("npm run plan", process.execPath, ["--import", "tsx", "tools/plan.ts", "local", "--out", out, "--config-file", configFile]);
         assert.notStrictEqual(run.status, 0);
         assert.match(run.stderr, /fleet-bootstrap:controlPlaneReplicas: got 2/);
         assert.match(run.stderr, /fleet-bootstrap:provider: got "gcp"/);
@@ -344,7 +342,7 @@ describe("npm run plan", function () {
         const configFile = path.join(dir, "secrets.yaml");
         fs.writeFileSync(configFile, `gitUsername: reader\ngitPassword: ${fakeSecrets.gitPassword}\n`);
         const out = path.join(dir, "out");
-        const run = spawnSync(process.execPath, ["--import", "tsx", "tools/plan.ts", "local", "--out", out, "--config-file", configFile], { encoding: "utf8" });
+        const run = runSync("npm run plan", process.execPath, ["--import", "tsx", "tools/plan.ts", "local", "--out", out, "--config-file", configFile]);
         assert.strictEqual(run.status, 0, run.stderr);
         const planJson = JSON.parse(fs.readFileSync(path.join(out, "plan.json"), "utf8"));
         assert.strictEqual(planJson.stack, "local");

@@ -2,15 +2,13 @@
 // runtime starts it: the program's frames on their .ts lines, package frames as they are, and an error
 // from inside the SDK formatted the way Pulumi's runner formats every uncaught error.
 import * as assert from "assert";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { repoRoot } from "../../stacks/stackFiles";
 import { projectNodeArgs } from "../support/nodeArgs";
+import { runSync } from "../support/bounds";
 
-describe("start-up: source maps", function () {
-    this.timeout(60000);
-
+describe("start-up: source maps", () => {
     it("an error thrown in an apply: its .ts frame on the source line, the SDK's frames in node_modules as .js, util.inspect with colors in one go", () => {
         const sourceLine = fs.readFileSync(path.join(repoRoot, "components", "stepCommand.ts"), "utf8").split("\n").findIndex((l) => l.includes("new pulumi.ResourceError(")) + 1;
         const script = `
@@ -24,7 +22,7 @@ describe("start-up: source maps", function () {
                 process.exit(0);
             });
             pulumi.output(1).apply(() => { throw userError("refused", undefined); });`;
-        const result = spawnSync(process.execPath, [...projectNodeArgs(), "-e", script], { cwd: repoRoot, encoding: "utf8", timeout: 50000 });
+        const result = runSync("node with the project's nodeargs", process.execPath, [...projectNodeArgs(), "-e", script], { cwd: repoRoot });
         assert.strictEqual(result.status, 0, result.stderr);
         const out = JSON.parse(result.stdout.trim().split("\n").pop()!) as { stack: string; inspectedLength: number };
         assert.match(out.stack, new RegExp(`components/stepCommand\\.ts:${sourceLine}:\\d+`), "the program's frame is not on its .ts line");

@@ -20,6 +20,7 @@ import { KubeClient } from "./kubeClient";
 import { killStep } from "../support/stepProcess";
 import { GraphObject, StepRun, describeRun, graph, removeAll, runStep, stateDir } from "./steps";
 import { RealWorld, engineToolsBin, startRealWorld } from "./world";
+import { waitBoundMs } from "../support/bounds";
 
 const spec = localSpec({ workloads: [] });
 const pins = providerPins(spec);
@@ -28,8 +29,7 @@ const NAME = spec.managementCluster.name;
 const NS = spec.clusterNamespace;
 const CLUSTER_ID = `${NS}/${NAME}`;
 
-describe("real world: the real clusterctl and kubectl against two real API servers", function () {
-    this.timeout(300_000);
+describe("real world: the real clusterctl and kubectl against two real API servers", () => {
     let world: RealWorld;
     let state: string;
     let workDir: string;
@@ -67,8 +67,7 @@ describe("real world: the real clusterctl and kubectl against two real API serve
         ...overrides,
     });
 
-    before(async function () {
-        this.timeout(600_000);
+    before(async () => {
         workDir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-real-"));
         // Also on an interrupt (the servers' exit hooks stop them, then this runs); a kill -9 leaves it.
         process.once("exit", () => fs.rmSync(workDir, { recursive: true, force: true }));
@@ -89,7 +88,7 @@ describe("real world: the real clusterctl and kubectl against two real API serve
     // ------------------------------------------------------------------ helpers on the world
 
     /** Waits until the harness's controllers report the management Cluster Available on `side`. */
-    async function clusterAvailable(side: "kind" | "permanent", timeoutMs = 60_000): Promise<void> {
+    async function clusterAvailable(side: "kind" | "permanent", timeoutMs = waitBoundMs()): Promise<void> {
         const deadline = Date.now() + timeoutMs;
         for (;;) {
             const c = await client[side].get(R.cluster, NS, NAME);

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as net from "node:net";
 import * as path from "node:path";
+import { waitBoundMs } from "../support/bounds";
 
 export interface KubeApiServer {
     name: string;
@@ -209,7 +210,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
         ]);
         processes = [etcd, apiserver];
         try {
-            await waitFor(`kube-apiserver ${options.name}`, apiLog, 60_000, () => readyz(url, caPem, token), apiserver);
+            await waitFor(`kube-apiserver ${options.name}`, apiLog, waitBoundMs(), () => readyz(url, caPem, token), apiserver);
         } catch (e) {
             await stopAll();
             throw e;

@@ -4,10 +4,10 @@
 // `stack ls --json` and `stack init` what the real CLI does (checked with pulumi v3.248.0: `stack init`
 // writes `encryptionsalt: ...` into Pulumi.<stack>.yaml of the directory it runs in).
 import * as assert from "assert";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { runSync } from "../support/bounds";
 
 const repo = path.resolve(__dirname, "../..");
 const exe = (file: string, text: string) => fs.writeFileSync(file, `#!/usr/bin/env bash\n${text}`, { mode: 0o755 });
@@ -51,7 +51,7 @@ function setup(options: { dockerDown?: boolean; without?: string[] } = {}) {
     fs.mkdirSync(path.join(checkout, "scripts"), { recursive: true });
     for (const f of ["Pulumi.yaml", "Pulumi.local.yaml", ".gitignore", "scripts/run-local.sh"]) fs.copyFileSync(path.join(repo, f), path.join(checkout, f));
     fs.symlinkSync(path.join(repo, "node_modules"), path.join(checkout, "node_modules"));
-    const git = (...args: string[]) => spawnSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: checkout, encoding: "utf8" });
+    const git = (...args: string[]) => runSync(`git ${args[0]}`, "git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: checkout });
     git("init", "-q");
     git("add", "-A");
     git("commit", "-qm", "checkout");
@@ -69,7 +69,7 @@ function setup(options: { dockerDown?: boolean; without?: string[] } = {}) {
     fs.writeFileSync(credentials, '{"current": "https://api.pulumi.com", "accessTokens": {"https://api.pulumi.com": "pul-user-token"}}\n');
     const log = path.join(tmp, "calls.jsonl");
     const env = { PATH: `${bin}:${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: home, FAKE_LOG: log };
-    const run = (extra: Record<string, string> = {}) => spawnSync("bash", [path.join(checkout, "scripts", "run-local.sh")], { encoding: "utf8", env: { ...env, ...extra } });
+    const run = (extra: Record<string, string> = {}) => runSync("scripts/run-local.sh", "bash", [path.join(checkout, "scripts", "run-local.sh")], { env: { ...env, ...extra } });
     const calls = (): Call[] => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Call) : []);
     const status = () => git("status", "--porcelain", "--untracked-files=all").stdout;
     return { tmp, checkout, home, credentials, run, calls, status, log };

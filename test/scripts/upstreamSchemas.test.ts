@@ -1,12 +1,12 @@
 // The upstream CRDs and reference files: wherever the tests take them from, they are exactly the files
 // of scripts/upstream-files.sha256, and scripts/upstream-schemas.sh refuses a file that is not.
 import * as assert from "assert";
-import { spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { crdsDir, referenceDataDir, upstreamScript } from "../fixtures/paths";
+import { runSync } from "../support/bounds";
 
 const manifestFile = path.join(path.dirname(upstreamScript), "upstream-files.sha256");
 const entries = fs.readFileSync(manifestFile, "utf8").split("\n").filter((l) => l.trim() && !l.startsWith("#")).map((l) => {
@@ -59,7 +59,7 @@ describe("upstream CRDs and reference files", () => {
                 fs.copyFileSync(source, path.join(dir, e.inner));
             }
             const env = { ...process.env, FLEET_UPSTREAM_CACHE: path.join(tmp, "cache"), GO: fakeGo(tmp, modules) };
-            const good = spawnSync("bash", [upstreamScript], { encoding: "utf8", env });
+            const good = runSync("scripts/upstream-schemas.sh", "bash", [upstreamScript], { env });
             assert.strictEqual(good.status, 0, good.stderr);
             const filled = good.stdout.trim().split("\n").pop()!;
             assert.ok(fs.existsSync(path.join(filled, ".complete")));
@@ -69,13 +69,13 @@ describe("upstream CRDs and reference files", () => {
             const victim = entries[entries.length - 1];
             fs.rmSync(path.join(tmp, "cache"), { recursive: true });
             fs.appendFileSync(path.join(modules[victim.module], victim.inner), "\n# changed\n");
-            const bad = spawnSync("bash", [upstreamScript], { encoding: "utf8", env });
+            const bad = runSync("scripts/upstream-schemas.sh with a tampered module file", "bash", [upstreamScript], { env });
             assert.strictEqual(bad.status, 1);
             assert.match(bad.stderr, new RegExp(`${victim.module.replace(/[.]/g, "\\.")} ${victim.inner.replace(/[.]/g, "\\.")} has sha256 [0-9a-f]{64}, .*upstream-files\\.sha256 expects ${victim.sha}: not the pinned upstream file`));
             assert.ok(!fs.existsSync(filled), "no cache directory is marked complete");
 
             // No Go toolchain: a message that says what else works.
-            const missing = spawnSync("bash", [upstreamScript], { encoding: "utf8", env: { ...env, GO: path.join(tmp, "no-such-go") } });
+            const missing = runSync("scripts/upstream-schemas.sh without go", "bash", [upstreamScript], { env: { ...env, GO: path.join(tmp, "no-such-go") } });
             assert.strictEqual(missing.status, 1);
             assert.match(missing.stderr, /go not found .*set GO=.*FLEET_CRDS_DIR and FLEET_REFERENCE_DIR/);
         } finally {

@@ -3,13 +3,12 @@
 // FLEET_STATE_DIR, fake state, scenario and invocation log. PATH holds only the fakes plus a
 // directory of links to bash, coreutils, tar and node (for the fakes' shebang): no real kind,
 // kubectl, clusterctl, docker, jq, sed or awk is reachable. KUBECONFIG points at a trap file the
-// steps must ignore. Steps run with FLEET_POLL_SECONDS=0, FLEET_API_PROBES=1 and
-// FLEET_ROLLOUT_WATCH_SECONDS=0 unless a test says otherwise.
+// steps must ignore. Steps run with FLEET_POLL_SECONDS=0, FLEET_API_PROBES=1,
+// FLEET_ROLLOUT_WATCH_SECONDS=0 and FLEET_WAIT_CLOCK=polls unless a test says otherwise.
 //
 // Seeds (seedTemporaryWithProviders, seedManagementReady, World.seedPivot) build the state a
 // previous step leaves, so each cell runs only the step under test. checkInvariants() asserts what
 // every cell must keep true; cell() runs the cells of a describe block concurrently.
-import { spawn } from "child_process";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
@@ -178,6 +177,8 @@ export class TestWorld {
             FLEET_POLL_SECONDS: "0",
             FLEET_API_PROBES: "1",
             FLEET_ROLLOUT_WATCH_SECONDS: "0",
+            // Waits count polls, not the clock: a wait that passes on an idle machine passes on a busy one.
+            FLEET_WAIT_CLOCK: "polls",
             KUBECONFIG: path.join(this.home, "trap-kubeconfig"),
             FAKE_STATE: this.statePath,
             FAKE_LOG: this.logPath,
@@ -189,7 +190,7 @@ export class TestWorld {
         const merged = { ...base, ...env, ...(opts.env ?? {}) };
         const childEnv: Record<string, string> = {};
         for (const [k, v] of Object.entries(merged)) if (v !== undefined) childEnv[k] = v;
-        const run = await spawnCommand(commandLine, childEnv, { stdin: opts.stdin, guardMs: 15000 });
+        const run = await spawnCommand(commandLine, childEnv, { stdin: opts.stdin });
         const result: RunResult = { step, ...run, log: this.log().slice(before) };
         this.runs.push(result);
         return result;
@@ -374,14 +375,10 @@ async function slot<T>(fn: () => Promise<T>): Promise<T> {
 let shellcheckRun: Promise<{ status: number | null; output: string }> | undefined;
 export function shellcheckOnce(): Promise<{ status: number | null; output: string }> {
     if (!shellcheckRun) {
-        shellcheckRun = new Promise((resolve) => {
-            const child = spawn("bash", [path.join(REPO, "scripts", "shellcheck.sh")], { stdio: ["ignore", "pipe", "pipe"] });
-            let output = "";
-            child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-            child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-            child.on("error", (e) => resolve({ status: null, output: String(e) }));
-            child.on("close", (status) => resolve({ status, output }));
-        });
+        shellcheckRun = spawnCommand(`bash ${JSON.stringify(path.join(REPO, "scripts", "shellcheck.sh"))}`, { ...process.env } as Record<string, string>).then(
+            (run) => ({ status: run.code, output: run.output }),
+            (e: Error) => ({ status: null, output: e.message }),
+        );
     }
     return shellcheckRun;
 }

@@ -1,10 +1,10 @@
 // Fault matrix of the preflight step (stateless: it reads versions, changes nothing).
 import * as assert from "assert";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stepScript } from "../../render/steps";
+import { runSync } from "../support/bounds";
 import {
     cell, TestWorld, checkInvariants, assertFailureMessage, invocations } from "./harness";
 
@@ -115,8 +115,7 @@ function preflightWith(outputs: Record<string, { args: string; stdout: string }>
             // `args` as a glob: "*" stands for the generated kubeconfig path.
             fs.writeFileSync(path.join(tmp, "bin", tool), `#!/bin/bash\nexpected=${JSON.stringify(args)}\nif [[ "$*" == $expected ]]; then cat ${JSON.stringify(file)}; else echo "unexpected: $*" >&2; exit 2; fi\n`, { mode: 0o755 });
         }
-        return spawnSync("/bin/bash", ["-c", stepScript("preflight")], {
-            encoding: "utf8",
+        return runSync("the preflight step", "/bin/bash", ["-c", stepScript("preflight")], {
             env: { PATH: `${path.join(tmp, "bin")}:/usr/bin:/bin`, HOME: tmp, FLEET_ENV: "local", FLEET_STEP: "preflight", FLEET_STATE_DIR: path.join(tmp, "state"), FLEET_REQUIRED_TOOLS: required, FLEET_OPTIONAL_TOOLS: "age:1.1.0" },
         });
     } finally {

@@ -107,8 +107,7 @@ const clusterOn = (srv: ServerState | undefined, id: string) => srv?.objects["Cl
 
 describe("the program's own steps against the fakes (stack local)", () => {
     let plan: Plan;
-    before(async function () {
-        this.timeout(60000);
+    before(async () => {
         plan = await programPlan("local");
     });
 
@@ -263,8 +262,7 @@ describe("the program's own steps against the fakes (stack local)", () => {
 });
 
 describe("the program's management step on AWS, after destroy (stack staging)", () => {
-    it("gets this environment's VPCs when it is created (the stack has no record of its cluster), and never updates for them", async function () {
-        this.timeout(60000);
+    it("gets this environment's VPCs when it is created (the stack has no record of its cluster), and never updates for them", async () => {
         const result = await planStack({ stack: "staging", invokeResults: { "aws:ec2/getVpcs:getVpcs": { ids: ["vpc-0abc1234"] } } });
         assert.ok(result.ok, result.ok ? "" : result.errors.join("\n"));
         const step = result.plan.resources.find((r) => r.type === COMMAND && r.name === "management-apply-and-wait");

@@ -3,6 +3,7 @@
 // an interrupted `pulumi up` would. Shared by the fast tier (test/steps) and the real-world tier (test/real).
 import { ChildProcess, spawn } from "node:child_process";
 import { STEP_COMMANDS, StepName, stepScript } from "../../render/steps";
+import { boundReached, outputTail, waitBoundMs } from "./bounds";
 
 export interface StepProcessResult {
     code: number | null;
@@ -16,8 +17,6 @@ export interface StepProcessResult {
 
 export interface StepProcessOptions {
     stdin?: string;
-    /** Kill the step after this long (a hung step fails the test instead of stalling it). */
-    guardMs?: number;
     onStderr?(chunk: Buffer): void;
     /** Called once the step runs, with its process. */
     started?(child: ChildProcess): void;
@@ -32,9 +31,13 @@ export function killStep(child: ChildProcess): void {
     }
 }
 
-/** Runs a command line with /bin/bash -c, as @pulumi/command does. */
+/**
+ * Runs a command line with /bin/bash -c, as @pulumi/command does. A command still running after
+ * waitBoundMs() is killed and fails the test as hung, with the end of its output.
+ */
 export function spawnCommand(commandLine: string, env: Record<string, string>, opts: StepProcessOptions = {}): Promise<StepProcessResult> {
     const started = Date.now();
+    const boundMs = waitBoundMs();
     return new Promise((resolve, reject) => {
         const child = spawn("/bin/bash", ["-c", commandLine], { env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
@@ -49,11 +52,16 @@ export function spawnCommand(commandLine: string, env: Record<string, string>, o
             output += d.toString();
             opts.onStderr?.(d);
         });
-        const guard = opts.guardMs === undefined ? undefined : setTimeout(() => killStep(child), opts.guardMs);
+        let hung = false;
+        const bound = setTimeout(() => {
+            hung = true;
+            killStep(child);
+        }, boundMs);
         child.on("error", reject);
         child.on("close", (code, signal) => {
-            clearTimeout(guard);
-            resolve({ code, signal, stdout, stderr, output, ms: Date.now() - started });
+            clearTimeout(bound);
+            if (hung) reject(boundReached(`the step ${env.FLEET_STEP ?? commandLine}`, boundMs, outputTail(output)));
+            else resolve({ code, signal, stdout, stderr, output, ms: Date.now() - started });
         });
         child.stdin.on("error", () => undefined);
         child.stdin.end(opts.stdin ?? "");
