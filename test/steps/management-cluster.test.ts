@@ -94,6 +94,16 @@ describe("step management-cluster", () => {
         checkInvariants(w, { stdoutMayHoldSecrets: true });
     });
 
+    cell("permanent: an unknown FLEET_WAIT_CLOCK is refused before anything is applied, naming the key, the value and what is expected", async () => {
+        const w = new TestWorld();
+        seedTemporaryWithProviders(w);
+        const r = await run(w, { FLEET_WAIT_CLOCK: "wall" });
+        assertFailureMessage(r, /FLEET_WAIT_CLOCK must be 'real' or 'polls', got 'wall'/, /fix FLEET_WAIT_CLOCK in the step environment/);
+        assert.strictEqual(r.log.length, 0, "nothing ran");
+        assert.strictEqual(created(w), 0);
+        checkInvariants(w);
+    });
+
     cell("permanent: Docker containers of a cluster with that name exist, unmanaged: refuses naming them, applies nothing", async () => {
         const w = new TestWorld();
         seedTemporaryWithProviders(w);
