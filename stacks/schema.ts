@@ -2,6 +2,7 @@
 // sentence "expected …", because the loader prints `<key>: got <value>; expected <message>`.
 import { z } from "zod";
 import { goTemplateProblem } from "./goTemplate";
+import { isAgeSecretKey } from "./ageKey";
 
 export const projectName = "fleet-bootstrap";
 
@@ -152,7 +153,7 @@ export const plainKeys = {
 
 /** Secret keys: must be set with `pulumi config set --secret`; a plain value is rejected. */
 export const secretKeys = {
-    sopsAgeKey: z.string().regex(/^AGE-SECRET-KEY-1[0-9A-Z]{58}$/, { error: "an age secret key (AGE-SECRET-KEY-1…)" }),
+    sopsAgeKey: z.string().refine(isAgeSecretKey, { error: "an age secret key as age-keygen prints it (AGE-SECRET-KEY-1…, its checksum valid)" }),
     gitPassword: z.string().min(1, { error: "a non-empty token or password" }),
     gitSshIdentity: z.string().includes("PRIVATE KEY", { error: "an SSH private key (PEM/OpenSSH)" }),
     awsAccessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, { error: "an AWS access key id" }),

@@ -6,6 +6,7 @@ import * as yaml from "js-yaml";
 import { parseConfig, RawConfig } from "../../stacks/config";
 import { plainKeys, secretKeys } from "../../stacks/schema";
 import { loadRawConfig, loadStackSpec, repoRoot } from "../../stacks/stackFiles";
+import { encodeAgeSecretKey } from "../../stacks/ageKey";
 
 function errorsFor(overrides: Record<string, unknown>, stack = "local"): string[] {
     const result = loadStackSpec(stack, overrides);
@@ -135,6 +136,17 @@ describe("stack configuration", () => {
         const errors = errorsFor({ sopsAgeKey: "AGE-SECRET-KEY-not-really" });
         assertError(errors, "fleet-bootstrap:sopsAgeKey", "[secret]", "age secret key");
         assert.ok(!errors.join("\n").includes("not-really"));
+    });
+
+    it("refuses an age key whose checksum is wrong (Flux would fail to decrypt with it, long after up), without printing it", () => {
+        const valid = encodeAgeSecretKey(new Uint8Array(32).fill(7));
+        const accepted = loadStackSpec("local", { sopsAgeKey: valid });
+        assert.ok(accepted.ok, `a valid age key was refused: ${accepted.ok ? "" : accepted.errors.join("; ")}`);
+        // One character changed: the shape is right, the Bech32 checksum is not.
+        const mistyped = `${valid.slice(0, 20)}${valid[20] === "Q" ? "P" : "Q"}${valid.slice(21)}`;
+        const errors = errorsFor({ sopsAgeKey: mistyped });
+        assertError(errors, "fleet-bootstrap:sopsAgeKey", "[secret]", "checksum");
+        assert.ok(!errors.join("\n").includes(mistyped));
     });
 
     it("reports every problem at once, not the first only", () => {

@@ -4,6 +4,7 @@
 // the engine test and the bench (its no-change `up`).
 import * as crypto from "node:crypto";
 import * as path from "node:path";
+import { encodeAgeSecretKey } from "../../stacks/ageKey";
 import { loadStackSpec } from "../../stacks/stackFiles";
 import { EnvironmentSpec } from "../../stacks/spec";
 import { FAKE_BIN, RealWorld, startRealWorld } from "../real/world";
@@ -16,9 +17,8 @@ export interface LocalStack {
     pulumi: PulumiWorkspace;
 }
 
-const BECH32 = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L";
-/** A new age secret key of the right shape (bech32). */
-export const newAgeKey = () => `AGE-SECRET-KEY-1${Array.from(crypto.randomBytes(58), (b) => BECH32[b % 32]).join("")}`;
+/** A new age secret key, valid as kustomize-controller decrypts with it. */
+export const newAgeKey = () => encodeAgeSecretKey(crypto.randomBytes(32));
 
 export function loadLocalSpec(): EnvironmentSpec {
     const result = loadStackSpec("local");

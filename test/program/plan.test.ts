@@ -14,7 +14,7 @@ import { validateObject } from "../support/validate";
 import { runSync } from "../support/bounds";
 
 const fakeSecrets = {
-    sopsAgeKey: "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ",
+    sopsAgeKey: "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ8H00W3",
     gitUsername: "fleet-reader",
     gitPassword: "FAKE-GIT-TOKEN-7f3a9c",
     awsAccessKeyId: "AKIAFAKEFAKEFAKE1234",
