@@ -16,7 +16,7 @@ import { Preflight } from "../components/preflight";
 import { TemporaryCluster } from "../components/temporaryCluster";
 import { encodeCapaCredentials, ZERO_CREDENTIALS } from "../render/awsCredentials";
 import { renderKindConfig } from "../render/capi";
-import { renderClusterNamespace, environmentRoot, renderDigest } from "../render/fleetRepo";
+import { renderClusterNamespace, environmentRoot, renderDigest, renderFleetRepository } from "../render/fleetRepo";
 import {
     fleetSource,
     fluxCliImage,
@@ -81,6 +81,9 @@ export class Environment extends pulumi.ComponentResource {
     public readonly flux: FluxInstall;
     public readonly modules: BootstrapModule[];
     public readonly source?: LocalFleetSource;
+    /** The Git side of this spec (`renderFleetRepository`), rendered once per run: the drift check compared it
+     * with the committed render, and the offline plan hands it on (tools/planner.ts). */
+    public readonly fleetRepository: ReadonlyMap<string, string>;
 
     constructor(spec: EnvironmentSpec, secrets: EnvironmentSecrets, options: EnvironmentOptions = {}) {
         super("fleet:index:Environment", spec.environment, {}, { transformations: environmentTransformations });
@@ -91,6 +94,7 @@ export class Environment extends pulumi.ComponentResource {
         this.flux = parts.flux;
         this.modules = parts.modules;
         this.source = parts.source;
+        this.fleetRepository = parts.fleetRepository;
         this.registerOutputs({ kubeconfig: this.management.kubeconfig, backupLocation: this.pivot.backupLocation });
     }
 }
@@ -193,11 +197,13 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
     );
 
     // After the hand-off the clusters follow the committed render, not config: say when they disagree.
-    for (const warning of committedRenderWarnings(pulumi.getStack(), spec)) pulumi.log.warn(warning);
+    const fleetRepository = renderFleetRepository(spec);
+    const committed = readCommittedRender(checkoutDirectory(spec), spec);
+    for (const warning of committedRenderWarnings(pulumi.getStack(), spec, fleetRepository, committed.generated)) pulumi.log.warn(warning);
 
     // `fleetSource: local`: the committed render, served from this machine on the kind network. Needs the
     // network (kind creates it), nothing else; the sync waits for it.
-    const source = spec.flux.source === "local" ? localSource(spec, { ...child, dependsOn: [temporary] }) : undefined;
+    const source = spec.flux.source === "local" ? localSource(spec, committed.all, { ...child, dependsOn: [temporary] }) : undefined;
 
     const shapes = placeholderSecretValues(spec);
     const values = secretValues(secrets);
@@ -239,10 +245,11 @@ function composeEnvironment(root: pulumi.ComponentResource, spec: EnvironmentSpe
         );
     });
 
-    return { temporary, management, pivot, flux, modules, source };
+    return { temporary, management, pivot, flux, modules, source, fleetRepository };
 }
 
-function localSource(spec: EnvironmentSpec, opts: pulumi.ComponentResourceOptions): LocalFleetSource {
+/** `committedFiles`: every file of the committed render (`CommittedRender.all`), what the source serves. */
+function localSource(spec: EnvironmentSpec, committedFiles: ReadonlyMap<string, string>, opts: pulumi.ComponentResourceOptions): LocalFleetSource {
     const checkout = checkoutDirectory(spec);
     const root = environmentRoot(spec);
     const served = fleetSource(spec);
@@ -258,7 +265,7 @@ function localSource(spec: EnvironmentSpec, opts: pulumi.ComponentResourceOption
             artifactPath: root,
             artifact: `${served.url}:${served.ref}`,
             // Hand-written files beside the render are served too: a change to any of them pushes again.
-            revision: renderDigest(readCommittedRender(checkout, spec, true)),
+            revision: renderDigest(committedFiles),
         },
         opts,
     );

@@ -1,8 +1,8 @@
 // npm run bench [-- --profile]
 //
 // 1. Program cost vs fleet size: for N workload clusters and M bootstrap modules, the offline plan (the
-//    real program under Pulumi's mocks) plus the fleet repository render, each case in a fresh child
-//    process (peak memory per case), beside the floor of serializing the same objects with js-yaml.
+//    real program under Pulumi's mocks, which renders the fleet repository once), each case in a fresh
+//    child process (peak memory per case), beside the floor of serializing the same objects with js-yaml.
 // 2. Critical path of the bootstrap for the local (docker) and staging (aws) stacks, from the plan's
 //    dependency graph and the documented step durations (docs/step-durations.md).
 // 3. The real engine (when scripts/engine-tools.sh provides it): `pulumi preview` and a no-change `up` of
@@ -97,8 +97,6 @@ interface CostRow {
     coldSeconds: number;
     firstRunSeconds: number;
     moduleLoadSeconds: number;
-    planSeconds: number;
-    renderSeconds: number;
     manifestObjects: number;
     fleetRepositoryObjects: number;
     warmCpuSeconds: number;
@@ -128,8 +126,6 @@ function programCost(): CostRow[] {
                 coldSeconds: round(r.coldSeconds),
                 firstRunSeconds: round(r.firstRunSeconds),
                 moduleLoadSeconds: round(r.moduleLoadSeconds),
-                planSeconds: round(r.planSeconds),
-                renderSeconds: round(r.renderSeconds),
                 manifestObjects: r.manifestObjects,
                 fleetRepositoryObjects: r.fleetRepositoryObjects,
                 warmCpuSeconds: round(r.warmCpuSeconds),
@@ -376,12 +372,12 @@ async function main(): Promise<void> {
     const host = machine();
     console.log(`fleet-bootstrap bench on ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, node ${host.node} (load average ${host.loadAverage})\n`);
 
-    console.log("1. Program cost (offline plan of stack `local` + fleet repository render; one child process per case)");
+    console.log("1. Program cost (offline plan of stack `local`, which renders the fleet repository; one child process per case)");
     const rows = programCost();
     console.log("");
     console.log(
         table(
-            ["N", "M", "resources", "objects", "cold s", "warm s", "plan s", "render s", "cpu s", "floor s", "ratio", "peak MiB", "ms/cluster", "marginal wall ms", "marginal cpu ms"],
+            ["N", "M", "resources", "objects", "cold s", "warm s", "cpu s", "floor s", "ratio", "peak MiB", "ms/cluster", "marginal wall ms", "marginal cpu ms"],
             rows.map((r) => [
                 r.clusters,
                 r.modules,
@@ -389,8 +385,6 @@ async function main(): Promise<void> {
                 r.objects,
                 fixed(r.coldSeconds),
                 fixed(r.wallSeconds, 3),
-                fixed(r.planSeconds, 3),
-                fixed(r.renderSeconds, 3),
                 fixed(r.warmCpuSeconds, 3),
                 fixed(r.floorSeconds, 4),
                 fixed(r.ratio),

@@ -36,6 +36,9 @@ export interface Plan {
     invokes: string[];
     /** Warnings the program logged (`pulumi.log.warn`), as `pulumi preview` would show them. */
     warnings: string[];
+    /** The fleet repository files the program rendered for its drift check (`renderFleetRepository(spec)`):
+     * `npm run bench` reuses them rather than rendering again. */
+    fleetRepository: ReadonlyMap<string, string>;
 }
 
 export interface PlanOptions {
@@ -122,7 +125,7 @@ export async function planStack(options: PlanOptions): Promise<{ ok: false; erro
     const recorded: Array<{ resource: pulumi.Resource; type: string; name: string; opts: pulumi.ResourceOptions; props: Record<string, unknown> }> = [];
     forgetProgram();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { environmentTransformations } = require("../stacks/environment") as typeof import("../stacks/environment");
+    const { Environment, environmentTransformations } = require("../stacks/environment") as typeof import("../stacks/environment");
     environmentTransformations.length = 0;
     environmentTransformations.push((args) => {
         recorded.push({ resource: args.resource, type: args.type, name: args.name, opts: args.opts, props: args.props });
@@ -190,8 +193,12 @@ export async function planStack(options: PlanOptions): Promise<{ ok: false; erro
     }
     const outputs: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(program)) outputs[key] = await exportedValue(value);
+    // The environment's transformations apply to itself too: it is among the recorded resources.
+    const environment = recorded.map((r) => r.resource).find((r): r is InstanceType<typeof Environment> => r instanceof Environment);
+    if (!environment) throw new Error("the program registered no fleet:index:Environment");
 
-    return { ok: true, plan: { stack: options.stack, spec: checked.spec, resources, outputs, manifests: collectManifests(checked.spec, resources), invokes, warnings } };
+    const manifests = collectManifests(checked.spec, resources);
+    return { ok: true, plan: { stack: options.stack, spec: checked.spec, resources, outputs, manifests, invokes, warnings, fleetRepository: environment.fleetRepository } };
 }
 
 function urnOf(resource: pulumi.Resource): Promise<string> {
@@ -293,13 +300,14 @@ function collectManifests(spec: EnvironmentSpec, resources: PlannedResource[]): 
         if (module && (object.kind === "ConfigMap" || object.kind === "Secret")) {
             const selected = spec.bootstrapModules.find((m) => `module-${m.name}` === module);
             const content = { ...(object.data as object), ...(object.stringData as object) } as Record<string, string>;
-            for (const cluster of selected ? selectedClusters(spec, selected) : []) {
-                for (const [key, value] of Object.entries(content)) {
-                    // A resource set Secret's content is secret: the plan shows that it is delivered, not what.
-                    if (value === SECRET) add(cluster, { apiVersion: "v1", kind: "Secret", metadata: { name: `${object.metadata.name}-${key}`, annotations: { "fleet-bootstrap.io/content": SECRET } } });
-                    else parseDocuments(value).forEach((o) => add(cluster, o));
-                }
-            }
+            // Parsed once, not once per cluster: every selected cluster's list holds the same (read-only) objects.
+            const delivered = Object.entries(content).flatMap(([key, value]): K8sObject[] =>
+                // A resource set Secret's content is secret: the plan shows that it is delivered, not what.
+                value === SECRET
+                    ? [{ apiVersion: "v1", kind: "Secret", metadata: { name: `${object.metadata.name}-${key}`, annotations: { "fleet-bootstrap.io/content": SECRET } } }]
+                    : parseDocuments(value),
+            );
+            for (const cluster of selected ? selectedClusters(spec, selected) : []) delivered.forEach((o) => add(cluster, o));
         }
     }
     return manifests;

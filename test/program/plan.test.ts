@@ -228,7 +228,7 @@ describe("the program under mocks (offline plan)", () => {
         assert.strictEqual(env.FLEET_ARTIFACT, "oci://fleet-local-source:5000/fleet-local:latest");
         assert.strictEqual(env.FLEET_ARTIFACT_PATH, "clusters/local");
         assert.strictEqual(env.FLEET_RENDER_DIR, path.resolve(__dirname, "../../clusters/local"));
-        assert.strictEqual(env.FLEET_SOURCE_REVISION, renderDigest(readCommittedRender(path.resolve(__dirname, "../.."), local.spec, true)));
+        assert.strictEqual(env.FLEET_SOURCE_REVISION, renderDigest(readCommittedRender(path.resolve(__dirname, "../.."), local.spec).all));
         assert.ok(String(env.FLEET_DELETE_STEP_SCRIPT).includes("Step: fleet-source-delete"), "destroy removes the registry container");
         assert.ok(!source.options.retainOnDelete);
         assert.ok(dependsTransitively(local, one(local, "kubernetes:fluxcd.controlplane.io/v1:FluxInstancePatch"), source), "the sync waits for the source");
