@@ -7,6 +7,10 @@
 #   kube-apiserver, kube-controller-manager,
 #   kubectl, etcd                           a real Kubernetes API server for the permanent side
 #   clusterctl, kustomize                   the real Cluster API CLI; kustomize renders its providers
+#   registry, flux, flux-operator,          what runs the permanent side after the pivot in the
+#   source-controller,                      controllers tier of the engine tests: an OCI registry, the
+#   kustomize-controller, helm-controller   flux CLI that pushes the fleet artifact, the Flux Operator
+#                                           and the Flux controllers it installs
 #
 # Everything comes from the Go module proxy with checksum verification on, except the two Pulumi
 # modules the proxy refuses: their upstream source is in ../shared/upstream-src (or
@@ -18,11 +22,11 @@
 #   scripts/engine-tools.sh --list    print the pinned versions and exit
 #
 # Cache: ${FLEET_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fleet-bootstrap/engine-tools}
-#   gomod/ gobuild/       the Go module and build caches (~10 GB after a cold build)
+#   gomod/ gobuild/       the Go module and build caches (~25 GB after a cold build, the Flux tools included)
 #   units/<unit>-<ver>-r<recipe>/bin/   one build unit, reused while its stamp .complete exists
 #   bin/                  symlinks to every unit's binaries (the directory printed)
 # A complete unit is reused in milliseconds; a changed pin is a new unit; an interrupted build has no
-# stamp and is redone. Cold: about 35 minutes on 2 cores.
+# stamp and is redone. Cold: about 53 minutes on 2 cores.
 
 set -euo pipefail
 
@@ -38,6 +42,12 @@ readonly KUBERNETES_VERSION=1.34.4
 readonly ETCD_VERSION=3.6.16
 readonly CLUSTER_API_VERSION=1.14.2
 readonly KUSTOMIZE_VERSION=5.7.0
+readonly REGISTRY_VERSION=3.1.2
+readonly FLUX_VERSION=2.9.5
+readonly SOURCE_CONTROLLER_VERSION=1.9.5
+readonly KUSTOMIZE_CONTROLLER_VERSION=1.9.5
+readonly HELM_CONTROLLER_VERSION=1.6.4
+readonly FLUX_OPERATOR_VERSION=0.58.1
 readonly CLIPBOARD_FORK=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
 readonly LANGUAGE_HOST_ARCHIVE=pulumi-language-nodejs-v3.248.0.tar.gz
 readonly LANGUAGE_HOST_SHA256=c355622aaccad7a1d71f7c77a41c4c149679d68b779f4fa3755e5ab0eb06f8e3
@@ -57,6 +67,9 @@ if [[ "${1:-}" == --list ]]; then
   printf 'pulumi=%s\ncommand=%s\nkubernetes-provider=%s\nkubernetes=%s\netcd=%s\ncluster-api=%s\nkustomize=%s\n' \
     "$PULUMI_VERSION" "$COMMAND_VERSION" "$KUBERNETES_PROVIDER_VERSION" "$KUBERNETES_VERSION" \
     "$ETCD_VERSION" "$CLUSTER_API_VERSION" "$KUSTOMIZE_VERSION"
+  printf 'registry=%s\nflux=%s\nsource-controller=%s\nkustomize-controller=%s\nhelm-controller=%s\nflux-operator=%s\n' \
+    "$REGISTRY_VERSION" "$FLUX_VERSION" "$SOURCE_CONTROLLER_VERSION" "$KUSTOMIZE_CONTROLLER_VERSION" \
+    "$HELM_CONTROLLER_VERSION" "$FLUX_OPERATOR_VERSION"
   exit 0
 fi
 [[ $# -eq 0 ]] || die "unknown argument '$1' (expected none, or --list)"
@@ -86,7 +99,7 @@ export GOFLAGS="-mod=mod -modcacherw -buildvcs=false" GOTOOLCHAIN=local GOWORK=o
 exec 9>"$cache_root/.lock"
 flock 9
 
-# go_in, module_info, wrapper_module, build_clusterctl_release
+# go_in, module_info, wrapper_module, build_cluster_api_release
 # shellcheck source=scripts/go-modules.sh
 source "$script_dir/go-modules.sh"
 
@@ -167,8 +180,69 @@ build_etcd() {
 }
 
 build_clusterctl() {
-  build_clusterctl_release "v$CLUSTER_API_VERSION" "$1/src" "$1/bin"
+  build_cluster_api_release "v$CLUSTER_API_VERSION" "$1/src" "$1/bin" sigs.k8s.io/cluster-api/cmd/clusterctl
 }
+
+build_registry() {
+  local src=$1/src bin=$1/bin mod=github.com/distribution/distribution/v3
+  wrapper_module "$src" "$mod" "v$REGISTRY_VERSION" "v$REGISTRY_VERSION"
+  go_in "$src" build -trimpath -o "$bin/registry" -ldflags "-s -w" "$mod/cmd/registry"
+}
+
+# build_flux_controller DIR NAME VERSION [REPLACE...]: a Flux controller (module github.com/fluxcd/NAME,
+# its main package at the root), its ./api replace pointing at the published api module of VERSION.
+build_flux_controller() {
+  local src=$1/src bin=$1/bin name=$2 version=$3 replace
+  shift 3
+  wrapper_module "$src" "github.com/fluxcd/$name" "v$version" "v$version"
+  for replace in "$@"; do go_in "$src" mod edit "-replace=$replace"; done
+  go_in "$src" build -trimpath -o "$bin/$name" -ldflags "-s -w" "github.com/fluxcd/$name"
+}
+
+build_source_controller() {
+  # Its github.com/fluxcd/pkg/artifact v0.18.3 is refused by the proxy; v0.18.0 has the same API.
+  build_flux_controller "$1" source-controller "$SOURCE_CONTROLLER_VERSION" \
+    github.com/fluxcd/pkg/artifact=github.com/fluxcd/pkg/artifact@v0.18.0
+}
+build_kustomize_controller() { build_flux_controller "$1" kustomize-controller "$KUSTOMIZE_CONTROLLER_VERSION"; }
+build_helm_controller() { build_flux_controller "$1" helm-controller "$HELM_CONTROLLER_VERSION"; }
+
+# copy_module MODULE@VERSION DEST: a writable copy of a module's source (to add what upstream generates).
+copy_module() {
+  rm -rf "$2"
+  cp -r "$(module_info "$1" Dir)" "$2"
+  chmod -R u+w "$2"
+}
+
+# The flux CLI, for `flux push artifact`. Upstream generates cmd/flux/manifests (the install manifests
+# `flux install` embeds) at release time; a placeholder stands in, as this CLI never installs Flux.
+build_flux_cli() {
+  local src=$1/src bin=$1/bin mod=github.com/fluxcd/flux2/v2
+  wrapper_module "$src" "$mod" "v$FLUX_VERSION" "v$FLUX_VERSION"
+  copy_module "$mod@v$FLUX_VERSION" "$src/flux2"
+  mkdir -p "$src/flux2/cmd/flux/manifests"
+  printf '# not built here: this flux CLI cannot run flux install\n' >"$src/flux2/cmd/flux/manifests/placeholder.yaml"
+  go_in "$src" mod edit "-replace=$mod=./flux2"
+  go_in "$src" build -trimpath -o "$bin/flux" -ldflags "-s -w -X main.VERSION=$FLUX_VERSION" "$mod/cmd/flux"
+}
+
+# The Flux Operator, built in a copy of its module: upstream builds its web UI (web/dist, embedded) with
+# npm at release time, a placeholder stands in (the tests run it with --web-server-port 0). The Flux
+# distribution manifests it installs from ship in the module (config/data): kept in share/.
+build_flux_operator() (
+  local src=$1/src bin=$1/bin mod=github.com/controlplaneio-fluxcd/flux-operator
+  # It refuses to start in non-FIPS mode.
+  export GOFIPS140=latest
+  copy_module "$mod@v$FLUX_OPERATOR_VERSION" "$src"
+  mkdir -p "$src/web/dist"
+  printf '<!doctype html><title>flux-operator</title>\n' >"$src/web/dist/index.html"
+  # Its pinned pseudo-version of this go-containerregistry submodule is refused by the proxy.
+  go_in "$src" mod edit \
+    -replace=github.com/google/go-containerregistry/pkg/authn/kubernetes=github.com/google/go-containerregistry/pkg/authn/kubernetes@v0.0.0-20250225234217-098045d5e61f
+  go_in "$src" build -trimpath -o "$bin/flux-operator" -ldflags "-s -w -X main.VERSION=$FLUX_OPERATOR_VERSION" ./cmd/operator
+  mkdir -p "$1/share/flux-operator"
+  cp -r "$src/config/data" "$1/share/flux-operator/data"
+)
 
 build_kustomize() {
   local src=$1/src bin=$1/bin
@@ -178,14 +252,20 @@ build_kustomize() {
 
 # unit NAME VERSION BUILD_FUNCTION BINARY...
 units=(
+  "etcd $ETCD_VERSION build_etcd etcd"
+  "kubernetes $KUBERNETES_VERSION build_kubernetes kube-apiserver kube-controller-manager kubectl"
+  "registry $REGISTRY_VERSION build_registry registry"
+  "flux $FLUX_VERSION build_flux_cli flux"
+  "flux-operator $FLUX_OPERATOR_VERSION build_flux_operator flux-operator"
+  "source-controller $SOURCE_CONTROLLER_VERSION build_source_controller source-controller"
+  "kustomize-controller $KUSTOMIZE_CONTROLLER_VERSION build_kustomize_controller kustomize-controller"
+  "helm-controller $HELM_CONTROLLER_VERSION build_helm_controller helm-controller"
   "pulumi $PULUMI_VERSION build_pulumi pulumi"
   "language-host $PULUMI_VERSION build_language_host pulumi-language-nodejs"
   "command-provider $COMMAND_VERSION build_command_provider pulumi-resource-command"
-  "etcd $ETCD_VERSION build_etcd etcd"
-  "kubernetes $KUBERNETES_VERSION build_kubernetes kube-apiserver kube-controller-manager kubectl"
+  "kubernetes-provider $KUBERNETES_PROVIDER_VERSION build_kubernetes_provider pulumi-resource-kubernetes"
   "clusterctl $CLUSTER_API_VERSION build_clusterctl clusterctl"
   "kustomize $KUSTOMIZE_VERSION build_kustomize kustomize"
-  "kubernetes-provider $KUBERNETES_PROVIDER_VERSION build_kubernetes_provider pulumi-resource-kubernetes"
 )
 
 started=$SECONDS

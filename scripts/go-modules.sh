@@ -57,11 +57,13 @@ wrapper_module() {
   go_in "$src" mod edit "-require=$mod@$version" "${edits[@]}"
 }
 
-# build_clusterctl_release VERSION SRC_DIR BIN_DIR: clusterctl VERSION (vX.Y.Z) built from its Go module
-# with the -X flags upstream's release build sets (without them `clusterctl version -o short` prints
-# an empty line); gitCommit is the release tag's commit as the module proxy records it.
-build_clusterctl_release() {
+# build_cluster_api_release VERSION SRC_DIR BIN_DIR PACKAGE...: packages of Cluster API VERSION (vX.Y.Z)
+# built from its Go module with the -X flags upstream's release build sets (without them `clusterctl
+# version -o short` prints an empty line); gitCommit is the release tag's commit as the module proxy
+# records it.
+build_cluster_api_release() {
   local version=$1 src=$2 bin=$3 commit ld="" kv minor
+  shift 3
   wrapper_module "$src" sigs.k8s.io/cluster-api "$version" "$version"
   commit=$(git_commit "sigs.k8s.io/cluster-api@$version")
   minor=$(cut -d. -f2 <<<"$version")
@@ -69,5 +71,5 @@ build_clusterctl_release() {
     buildDate=1970-01-01T00:00:00Z; do
     ld+=" -X sigs.k8s.io/cluster-api/version.$kv"
   done
-  go_in "$src" build -trimpath -o "$bin/" -ldflags "-s -w$ld" sigs.k8s.io/cluster-api/cmd/clusterctl
+  go_in "$src" build -trimpath -o "$bin/" -ldflags "-s -w$ld" "$@"
 }

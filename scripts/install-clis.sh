@@ -7,7 +7,7 @@
 #   clusterctl  Cluster API publishes no checksums for its binaries and `go install` refuses its module
 #               (its go.mod has a replace), so it is built from the release's Go module (verified by the
 #               Go checksum database) in a wrapper module, with the -X version flags of the release build
-#               (scripts/go-modules.sh build_clusterctl_release)
+#               (scripts/go-modules.sh build_cluster_api_release)
 #   age         `go install`, as age documents it (Go checksum database)
 # Versions: kind, kubectl and age below; clusterctl = the clusterApiVersion default in Pulumi.yaml;
 # Pulumi = the @pulumi/pulumi version in package-lock.json. Go modules are cached in
@@ -89,7 +89,7 @@ export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild" GOFLAGS="-mod=mod -mod
 source "$script_dir/go-modules.sh"
 
 log "clusterctl ${clusterctl_version} (Go module, checksum database; the release's version flags)"
-build_clusterctl_release "$clusterctl_version" "$work/clusterctl-src" "$out"
+build_cluster_api_release "$clusterctl_version" "$work/clusterctl-src" "$out" sigs.k8s.io/cluster-api/cmd/clusterctl
 
 log "age ${age_version} (go install, checksum database)"
 GOBIN="$out" "$GO" install "filippo.io/age/cmd/...@${age_version}" || die "failed: go install filippo.io/age/cmd/...@${age_version}"

@@ -4,7 +4,8 @@
 // controller does for the objects the program creates, and nothing for the scripts in particular:
 //   - Deployment controller + kubelet: every Deployment reports its replicas ready and Available, with
 //     the ReplicaSet the deployment controller keeps for it (Helm's --wait reads that one).
-//   - Flux Operator (where its Deployment runs): the FluxInstance `flux` Ready for its generation.
+//   - Flux Operator (where its Deployment runs): the FluxInstance `flux` Ready for its generation, until
+//     a tier hands it over to the real operator (handOver; the controllers tier, test/real/flux.ts).
 //   - Cluster API core (runs where its Deployment capi-controller-manager has replicas): Cluster
 //     owner references on its infrastructure cluster, control plane and machine templates,
 //     status.initialization, v1beta2 conditions; MachineDeployment -> MachineSet -> Machines; Machine
@@ -143,6 +144,9 @@ export interface ControllerOptions {
     managementCluster: { name: string; namespace: string };
 }
 
+/** The controllers the harness plays that a tier can hand over to the real one (test/real/flux.ts). */
+export type PlayedController = "flux-operator";
+
 /** One server's controllers. */
 class ServerControllers {
     private readonly client: KubeClient;
@@ -153,6 +157,7 @@ class ServerControllers {
         readonly server: KubeApiServer,
         private readonly opts: ControllerOptions,
         private readonly permanentClient: KubeClient,
+        private readonly handedOver: ReadonlySet<PlayedController>,
     ) {
         this.client = new KubeClient(server);
     }
@@ -205,6 +210,7 @@ class ServerControllers {
     // The Flux Operator, where its Deployment runs: it reconciles the FluxInstance `flux` (installing the
     // distribution, which here has no images to run) and reports it Ready for the generation it saw.
     private async fluxOperator(): Promise<void> {
+        if (this.handedOver.has("flux-operator")) return;
         const operator = (await this.client.list(R.deployment)).find((d) => d.metadata.name === "flux-operator" && (d.spec?.replicas ?? 1) > 0);
         if (!operator) return;
         for (const instance of await this.client.list(R.fluxInstance, operator.metadata.namespace)) {
@@ -597,10 +603,17 @@ export class Controllers {
     /** Servers (by name) whose controllers are stopped for now, as when a management cluster's providers are down. */
     private readonly paused = new Set<string>();
     readonly lastError = new Map<string, string>();
+    private readonly handedOver = new Set<PlayedController>();
 
     constructor(servers: KubeApiServer[], opts: ControllerOptions) {
         this.permanentClient = new KubeClient(opts.permanent);
-        this.perServer = servers.map((s) => new ServerControllers(s, opts, this.permanentClient));
+        this.perServer = servers.map((s) => new ServerControllers(s, opts, this.permanentClient, this.handedOver));
+    }
+
+    /** Stops playing `controller` for good (the real one runs now); resolves once no pass plays it any more. */
+    async handOver(controller: PlayedController): Promise<void> {
+        this.handedOver.add(controller);
+        while (this.busy) await new Promise((r) => setTimeout(r, 20));
     }
 
     start(intervalMs = 250): void {
