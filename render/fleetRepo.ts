@@ -67,7 +67,8 @@ export function clusterSettingsModule(env: EnvironmentSpec, cluster: ClusterSpec
     };
 }
 
-function syncDirectory(env: EnvironmentSpec, cluster: ClusterSpec): string {
+/** The folder of the render a cluster syncs: its fluxPath, checked to lie under the environment's root. */
+export function syncDirectory(env: EnvironmentSpec, cluster: ClusterSpec): string {
     const root = environmentRoot(env);
     const dir = cluster.fluxPath.replace(/\/+$/, "");
     if (!dir.startsWith(`${root}/`) || dir.split("/").some((part) => part === ".." || part === "")) {

@@ -10,10 +10,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { environmentRoot, renderDigest, renderFleetRepository } from "../../render/fleetRepo";
+import { environmentRoot, renderDigest, renderFleetRepository, syncDirectory } from "../../render/fleetRepo";
 import { readCommittedRender } from "../../stacks/fleetCheckout";
 import { EnvironmentSpec } from "../../stacks/spec";
-import { boundReached, waitBoundMs } from "../support/bounds";
+import { pollUntil } from "../support/bounds";
 import { RealFlux, startRealFlux } from "../real/flux";
 import { RealWorld } from "../real/world";
 import { fluxOperatorChart } from "./fluxOperatorChart";
@@ -56,30 +56,12 @@ function renderedObjects(files: ReadonlyMap<string, string>, mgmtDir: string): R
         .flatMap(([, content]) => (yaml.loadAll(content) as RenderedObject[]).filter(Boolean));
 }
 
-/** Polls `probe` until it returns a value; bounded, failing with what it waited for and the last thing seen. */
-async function until<T>(what: string, probe: () => T | undefined, lastSeen: () => string): Promise<T> {
-    const boundMs = waitBoundMs();
-    const deadline = Date.now() + boundMs;
-    for (;;) {
-        let value: T | undefined;
-        try {
-            value = probe();
-        } catch {
-            value = undefined;
-        }
-        if (value !== undefined) return value;
-        if (Date.now() > deadline) throw boundReached(what, boundMs, lastSeen());
-        await new Promise((r) => setTimeout(r, 500));
-    }
-}
-
 const ready = (o: ServerObject | undefined) => (o?.status?.conditions as { type: string; status: string }[] | undefined)?.some((c) => c.type === "Ready" && c.status === "True");
 
 describe("the real controllers after the pivot: Flux and the Flux Operator reconcile what the program handed off", function () {
     const spec: EnvironmentSpec = loadLocalSpec();
-    const mgmt = spec.managementCluster.name;
-    const mgmtDir = `${environmentRoot(spec)}/${mgmt}`;
-    const committed = readCommittedRender(REPO, spec).all;
+    const mgmtDir = syncDirectory(spec, spec.managementCluster);
+    const { all: committed, generated } = readCommittedRender(REPO, spec);
     const render = renderedObjects(committed, mgmtDir);
     const instanceInGit = render.find((o) => o.kind === "FluxInstance") as RenderedObject & { spec: { distribution: { artifact: string }; sync: { url: string; ref: string } } };
     const chartSource = render.find((o) => o.kind === "OCIRepository" && o.metadata.name === "flux-operator") as RenderedObject & { spec: { url: string; ref: { tag: string } } };
@@ -104,7 +86,7 @@ describe("the real controllers after the pivot: Flux and the Flux Operator recon
     const syncRevision = async (digest: string) => {
         const revision = digest.replace(/^sha256:/, "");
         world.permanent.kubectl(["annotate", "--overwrite", "-n", "flux-system", "ocirepository", spec.flux.syncName, `reconcile.fluxcd.io/requestedAt=${Date.now()}`]);
-        return until(
+        return pollUntil(
             `the Kustomization ${spec.flux.syncName} applying ${revision}`,
             () => {
                 const k = kustomization();
@@ -154,7 +136,7 @@ describe("the real controllers after the pivot: Flux and the Flux Operator recon
     });
 
     it("the Flux Operator reconciles the FluxInstance from its manifests artifact: Flux's CRDs, controllers and the generated sync", async function () {
-        const instance = await until(
+        const instance = await pollUntil(
             "the FluxInstance flux Ready for its generation",
             () => {
                 const i = get({ apiVersion: "fluxcd.controlplane.io/v1", kind: "FluxInstance", metadata: { name: "flux", namespace: "flux-system" } });
@@ -187,7 +169,7 @@ describe("the real controllers after the pivot: Flux and the Flux Operator recon
     });
 
     it("helm-controller upgrades the operator's release the program installed, in place: same release, next revision", async function () {
-        const release = await until(
+        const release = await pollUntil(
             "the HelmRelease flux-operator Ready",
             () => {
                 const r = get({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { name: "flux-operator", namespace: "flux-system" } });
@@ -217,10 +199,9 @@ describe("the real controllers after the pivot: Flux and the Flux Operator recon
         assert.ok(droppedObjects.length > 0, `dropping module ${dropped.name} changes no object of the render`);
         const kept = render.filter((o) => ["FluxInstance", "HelmRelease", "Cluster"].includes(o.kind) && !droppedObjects.includes(o));
         // The hand-written files beside the render stay, as in a checkout where only the render changed.
-        const { generated } = readCommittedRender(REPO, spec);
         const pushed = new Map([...[...committed].filter(([file]) => !generated.has(file)), ...without]);
         await syncRevision(await pushRender(pushed));
-        await until(`the objects of module ${dropped.name} pruned`, () => (droppedObjects.every((o) => get(o) === undefined) ? true : undefined), () => droppedObjects.filter((o) => get(o)).map(key).join(", "));
+        await pollUntil(`the objects of module ${dropped.name} pruned`, () => (droppedObjects.every((o) => get(o) === undefined) ? true : undefined), () => droppedObjects.filter((o) => get(o)).map(key).join(", "));
         for (const o of kept) assert.ok(get(o), `${key(o)} was pruned`);
         await syncRevision(await pushRender(committed));
         for (const o of droppedObjects) assert.ok(get(o), `${key(o)} did not come back with the full render`);

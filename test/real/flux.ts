@@ -13,7 +13,8 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as net from "node:net";
 import * as path from "node:path";
-import { boundReached, outputTail, waitBoundMs } from "../support/bounds";
+import { localSourcePort } from "../../render/flux";
+import { boundReached, outputTail, pollUntil, waitBoundMs } from "../support/bounds";
 import { KubeApiServer } from "./kubeApiServer";
 import { KubeClient, Resource } from "./kubeClient";
 import { freePort, stopProcess, supervise, tail, waitFor, withHosts } from "./processes";
@@ -21,11 +22,10 @@ import { freePort, stopProcess, supervise, tail, waitFor, withHosts } from "./pr
 /** The tools of this module, all built by scripts/engine-tools.sh. */
 export const REAL_FLUX_TOOLS = ["registry", "flux", "flux-operator", "source-controller", "kustomize-controller", "helm-controller"];
 /** The Flux controllers the tier runs for real (the render's FluxInstance also names notification-controller, which the proxy does not serve). */
-export const FLUX_CONTROLLERS = ["source-controller", "kustomize-controller", "helm-controller"] as const;
-export type FluxController = (typeof FLUX_CONTROLLERS)[number];
+const FLUX_CONTROLLERS = ["source-controller", "kustomize-controller", "helm-controller"];
 
 /** Where the render's registry container and ghcr.io listen: the ports their URLs name, on 127.0.0.1. */
-const FLEET_SOURCE_PORT = 5000;
+const FLEET_SOURCE_PORT = localSourcePort;
 const GHCR_PORT = 443;
 
 export interface RealFluxOptions {
@@ -119,21 +119,22 @@ const CRDS: Resource = { group: "apiextensions.k8s.io", version: "v1", plural: "
 
 /** Waits until the CRD `name` is established on the server. */
 async function established(client: KubeClient, name: string): Promise<void> {
-    const boundMs = waitBoundMs();
-    const deadline = Date.now() + boundMs;
     let last = "not there";
-    for (;;) {
-        try {
-            const crd = await client.get(CRDS, undefined, name);
-            const conditions = (crd?.status?.conditions ?? []) as { type: string; status: string }[];
-            if (conditions.some((c) => c.type === "Established" && c.status === "True")) return;
-            last = crd ? `conditions ${JSON.stringify(conditions)}` : "not there";
-        } catch (e) {
-            last = (e as Error).message;
-        }
-        if (Date.now() > deadline) throw boundReached(`the CRD ${name} established`, boundMs, last);
-        await new Promise((r) => setTimeout(r, 500));
-    }
+    await pollUntil(
+        `the CRD ${name} established`,
+        async () => {
+            try {
+                const crd = await client.get(CRDS, undefined, name);
+                const conditions = (crd?.status?.conditions ?? []) as { type: string; status: string }[];
+                last = crd ? `conditions ${JSON.stringify(conditions)}` : "not there";
+                return conditions.some((c) => c.type === "Established" && c.status === "True") ? true : undefined;
+            } catch (e) {
+                last = (e as Error).message;
+                return undefined;
+            }
+        },
+        () => last,
+    );
 }
 
 const sha256 = (data: Buffer) => `sha256:${crypto.createHash("sha256").update(data).digest("hex")}`;

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import { waitBoundMs } from "../support/bounds";
-import { freePort, installExitHooks, stopProcess, supervise, waitFor } from "./processes";
+import { freePort, stopProcess, supervise, waitFor } from "./processes";
 
 export interface KubeApiServer {
     name: string;
@@ -89,7 +89,6 @@ export function kubeconfigFor(name: string, url: string, caPem: string, token: s
 }
 
 export async function startKubeApiServer(options: KubeApiServerOptions): Promise<KubeApiServer> {
-    installExitHooks();
     const bin = (tool: string) => {
         const file = path.join(options.binDir, tool);
         if (!fs.existsSync(file)) throw new Error(`${file} not found: run scripts/engine-tools.sh to build the engine and Kubernetes tools`);

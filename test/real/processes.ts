@@ -8,7 +8,7 @@ import * as net from "node:net";
 const children = new Set<ChildProcess>();
 let exitHooksInstalled = false;
 
-export function installExitHooks(): void {
+function installExitHooks(): void {
     if (exitHooksInstalled) return;
     exitHooksInstalled = true;
     // Synchronous last resort: the supervisors stop their process when it gets SIGTERM.
@@ -47,6 +47,7 @@ const SUPERVISOR = [
 ].join("\n");
 
 export function supervise(logFile: string, argv: string[], env?: NodeJS.ProcessEnv): ChildProcess {
+    installExitHooks();
     const child = spawn("bash", ["-c", SUPERVISOR, "supervisor", String(process.pid), logFile, ...argv], { stdio: "ignore", env: env ?? process.env });
     children.add(child);
     child.on("exit", () => children.delete(child));

@@ -22,6 +22,23 @@ export function boundReached(what: string, boundMs: number, lastSeen: string): E
 }
 
 /**
+ * Polls `probe` every half second until it returns a value (a probe that throws counts as not yet), bounded
+ * by waitBoundMs(): reaching the bound fails naming `what` and `lastSeen()`.
+ */
+export async function pollUntil<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, lastSeen: () => string): Promise<T> {
+    const boundMs = waitBoundMs();
+    const deadline = Date.now() + boundMs;
+    for (;;) {
+        const value = await Promise.resolve()
+            .then(probe)
+            .catch(() => undefined);
+        if (value !== undefined) return value;
+        if (Date.now() > deadline) throw boundReached(what, boundMs, lastSeen());
+        await new Promise((r) => setTimeout(r, 500));
+    }
+}
+
+/**
  * spawnSync bounded by waitBoundMs(): a process still running at the bound is killed and the test fails
  * naming `what` and the end of its output; a process that cannot start fails the test too.
  */
